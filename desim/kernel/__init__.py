@@ -1,0 +1,7 @@
+"""The event kernel: simulation context, clock domains and the component base."""
+
+from desim.kernel.clock import Clock
+from desim.kernel.component import Component
+from desim.kernel.sim import RunStats, Sim
+
+__all__ = ["Clock", "Component", "RunStats", "Sim"]

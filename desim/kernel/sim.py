@@ -1,0 +1,120 @@
+"""The simulation context: a SimPy environment whose time unit is one picosecond.
+
+``Sim`` adds what SimPy lacks for hardware models: integer-picosecond time, a root seed
+from which every component draws its own random stream, a trace recorder decided once at
+construction (so a disabled trace costs nothing per event), a registry of processes for
+stall detection, and run statistics (events, wall time, events/s).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from desim.errors import SimulationStalled
+
+if TYPE_CHECKING:
+    from desim.kernel.component import Component
+    from desim.trace.recorder import Recorder
+
+
+@dataclass
+class RunStats:
+    """What one call of :meth:`Sim.run` cost: events processed and wall time."""
+
+    events: int = 0
+    wall_s: float = 0.0
+    sim_ps: int = 0
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.wall_s if self.wall_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        return {"events": self.events, "wall_s": round(self.wall_s, 6),
+                "events_per_s": round(self.events_per_s, 1)}
+
+
+class Sim:
+    """Owns the SimPy environment, the root seed, the tracer and the component tree."""
+
+    def __init__(self, seed: int = 0, tracer: Recorder | None = None):
+        self.env = simpy.Environment()
+        self.seed = int(seed)
+        #: the trace recorder, or None when tracing is off (checked at each call site)
+        self.tracer = tracer
+        self.roots: list[Component] = []
+        self._procs: list[tuple[simpy.Process, str]] = []
+        self.stats = RunStats()
+
+    @property
+    def now(self) -> int:
+        """Current simulated time in picoseconds."""
+        return self.env.now  # type: ignore[return-value]
+
+    def process(self, gen: Generator[Any, Any, Any], name: str,
+                daemon: bool = False) -> simpy.Process:
+        """Start ``gen`` as a process named ``name``.
+
+        A daemon (a server loop waiting for work) may still wait when the run ends; any
+        other process still waiting when no event is left is a stall.
+        """
+        proc = self.env.process(gen)
+        if not daemon:
+            self._procs.append((proc, name))
+        return proc
+
+    def event(self, what: str = "") -> simpy.Event:
+        """A plain event; ``what`` describes it in stall reports."""
+        ev = simpy.Event(self.env)
+        if what:
+            ev.what = what  # type: ignore[attr-defined]
+        return ev
+
+    def run(self, until: int | None = None) -> RunStats:
+        """Run until ``until`` ps or until no event is left; detect stalls at the end."""
+        env = self.env
+        eid0 = _peek_eid(env)
+        t0 = time.perf_counter()
+        env.run(until=until)
+        wall = time.perf_counter() - t0
+        self.stats.events += _peek_eid(env) - eid0 - len(env._queue)  # type: ignore[attr-defined]
+        self.stats.wall_s += wall
+        self.stats.sim_ps = self.now
+        if until is None:
+            self._check_stall()
+        return self.stats
+
+    def _check_stall(self) -> None:
+        waiting = [(name, describe_event(proc.target)) for proc, name in self._procs
+                   if proc.is_alive]
+        self._procs = [(p, n) for p, n in self._procs if p.is_alive]
+        if waiting:
+            raise SimulationStalled(self.now, waiting)
+
+
+def _peek_eid(env: simpy.Environment) -> int:
+    """Number of events scheduled so far (SimPy numbers every scheduled event)."""
+    eid = env._eid  # type: ignore[attr-defined]
+    # itertools.count exposes its next value through repr: "count(N)"
+    return int(repr(eid)[6:-1])
+
+
+def describe_event(ev: Any) -> str:
+    """A readable account of what a process is waiting on, for stall reports."""
+    what = getattr(ev, "what", None)
+    if what:
+        return what
+    resource = getattr(ev, "resource", None)
+    if resource is not None:
+        owner = getattr(resource, "what", type(resource).__name__)
+        return f"{type(ev).__name__.lower()} on {owner}"
+    if isinstance(ev, simpy.Process):
+        return f"process {getattr(ev, 'name', '?')}"
+    if isinstance(ev, simpy.events.Condition):
+        return "all/any of: " + ", ".join(describe_event(e) for e in ev._events)
+    return f"an untriggered {type(ev).__name__} event"

@@ -1,0 +1,255 @@
+"""Typed, documented, validated parameter specs (gem5-style params on frozen dataclasses).
+
+A spec is a frozen dataclass deriving from :class:`Spec`. Every field is declared with
+:func:`param` (a default, a unit, a one-line description and the default's source) or
+:func:`subspec` (a nested spec). Values are checked when the spec is built, so a bad value
+fails at validation with the field's name and the fix, never deep inside a simulation.
+One dotted namespace (``cluster.n_cores``) serves the CLI's ``--set``, platform scripts
+and sweeps through :func:`override`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from desim.errors import SpecError
+
+S = TypeVar("S", bound="Spec")
+
+_SCALARS = (bool, int, float, str)
+
+
+def param(
+    default: Any,
+    *,
+    doc: str,
+    unit: str = "",
+    source: str = "",
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    choices: tuple[Any, ...] | None = None,
+) -> Any:
+    """Declare a spec field with its default, unit, description, source and bounds."""
+    meta = {"doc": doc, "unit": unit, "source": source, "ge": ge, "gt": gt, "le": le,
+            "choices": choices}
+    if isinstance(default, list | dict):
+        raise TypeError("spec defaults must be immutable: use a tuple")
+    return field(default=default, metadata=meta)
+
+
+def subspec(cls: type[Spec], *, doc: str | None = None) -> Any:
+    """Declare a nested spec field defaulting to ``cls()``."""
+    return field(default_factory=cls, metadata={"doc": doc or (cls.__doc__ or "").strip()})
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Base of all specs: validates every field's type and bounds on construction."""
+
+    def __post_init__(self) -> None:
+        hints = _hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            coerced = _check(f, hints[f.name], value)
+            if coerced is not value:
+                object.__setattr__(self, f.name, coerced)
+        self.validate()
+
+    def validate(self) -> None:
+        """Cross-field checks; subclasses raise :class:`SpecError` naming the fields."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested plain-data form, suitable for JSON."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls: type[S], data: Mapping[str, Any], _prefix: str = "") -> S:
+        """Build a spec from nested plain data; unknown keys are errors."""
+        if not isinstance(data, Mapping):
+            raise SpecError(f"{_prefix.rstrip('.') or cls.__name__}: expected a mapping, "
+                            f"got {type(data).__name__}")
+        hints = _hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in fields:
+                raise _unknown(_prefix + key, list(fields), _prefix)
+            tp = hints[key]
+            if _is_spec(tp):
+                kwargs[key] = tp.from_dict(value, f"{_prefix}{key}.")
+            else:
+                kwargs[key] = tuple(value) if isinstance(value, list) else value
+        try:
+            return cls(**kwargs)
+        except SpecError as exc:
+            raise SpecError(f"{_prefix}{exc}") from None
+
+    def with_overrides(self: S, overrides: Mapping[str, Any]) -> S:
+        """Return a copy with dotted keys set, e.g. ``{"cluster.n_cores": "16"}``."""
+        spec = self
+        for key, value in overrides.items():
+            spec = override(spec, key, value)
+        return spec
+
+
+def override(spec: S, key: str, value: Any, _prefix: str = "") -> S:
+    """Return a copy of ``spec`` with the dotted ``key`` set to ``value`` (parsed if str)."""
+    head, _, rest = key.partition(".")
+    names = [f.name for f in dataclasses.fields(spec)]
+    if head not in names:
+        raise _unknown(_prefix + key, names, _prefix)
+    tp = _hints(type(spec))[head]
+    full = _prefix + head
+    if _is_spec(tp):
+        if not rest:
+            raise SpecError(f"{full} is a group of parameters; set one of its keys: "
+                            + ", ".join(f"{full}.{k}" for k in flat_keys(getattr(spec, head))))
+        new = override(getattr(spec, head), rest, value, full + ".")
+    elif rest:
+        raise SpecError(f"unknown parameter '{_prefix}{key}': '{full}' is a parameter, "
+                        "not a group")
+    else:
+        new = _parse(full, tp, value)
+    try:
+        return dataclasses.replace(spec, **{head: new})
+    except SpecError as exc:
+        msg = str(exc)
+        raise SpecError(_prefix + msg if msg.startswith(head) else msg) from None
+
+
+def flat_keys(spec: Spec) -> Iterator[str]:
+    """Every dotted parameter key of ``spec``."""
+    for f in dataclasses.fields(spec):
+        value = getattr(spec, f.name)
+        if isinstance(value, Spec):
+            yield from (f"{f.name}.{k}" for k in flat_keys(value))
+        else:
+            yield f.name
+
+
+def describe(spec: Spec, prefix: str = "") -> list[dict[str, Any]]:
+    """One row per parameter: key, value, unit, doc and source (for docs and listings)."""
+    rows: list[dict[str, Any]] = []
+    for f in dataclasses.fields(spec):
+        value = getattr(spec, f.name)
+        if isinstance(value, Spec):
+            rows.extend(describe(value, f"{prefix}{f.name}."))
+        else:
+            rows.append({"key": prefix + f.name, "value": value, "unit": f.metadata.get("unit", ""),
+                         "doc": f.metadata.get("doc", ""), "source": f.metadata.get("source", "")})
+    return rows
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+_hint_cache: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    hints = _hint_cache.get(cls)
+    if hints is None:
+        hints = _hint_cache[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _is_spec(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, Spec)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Spec):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _unknown(key: str, valid: list[str], prefix: str) -> SpecError:
+    leaf = key.split(".")[len(prefix.split(".")) - 1] if prefix else key.split(".")[0]
+    close = difflib.get_close_matches(leaf, valid, n=1)
+    hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
+    return SpecError(f"unknown parameter '{key}': {hint}valid keys here: "
+                     + ", ".join(prefix + v for v in valid))
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _check(f: dataclasses.Field, tp: Any, value: Any) -> Any:
+    """Type- and bound-check one field value; return it (ints widened to float)."""
+    name = f.name
+    if _is_spec(tp):
+        if not isinstance(value, tp):
+            raise SpecError(f"{name}: expected a {tp.__name__}, got {type(value).__name__}")
+        return value
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            raise SpecError(f"{name}: expected a tuple, got {value!r}")
+        return value
+    if origin is typing.Union or origin is type(int | None):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return value
+        tp = next(a for a in args if a is not type(None))
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if tp in _SCALARS and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
+        raise SpecError(f"{name}: expected {_type_name(tp)}, got {value!r} "
+                        f"({type(value).__name__}); set a {_type_name(tp)} value")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{name}: must be a finite number, got {value!r}")
+    m = f.metadata
+    unit = f" {m['unit']}" if m.get("unit") else ""
+    if m.get("gt") is not None and not value > m["gt"]:
+        raise SpecError(f"{name} must be > {m['gt']}{unit}, got {value!r}; set a larger value")
+    if m.get("ge") is not None and not value >= m["ge"]:
+        raise SpecError(f"{name} must be >= {m['ge']}{unit}, got {value!r}; set a larger value")
+    if m.get("le") is not None and not value <= m["le"]:
+        raise SpecError(f"{name} must be <= {m['le']}{unit}, got {value!r}; set a smaller value")
+    if m.get("choices") is not None and value not in m["choices"]:
+        raise SpecError(f"{name} must be one of {', '.join(map(str, m['choices']))}, "
+                        f"got {value!r}")
+    return value
+
+
+def _parse(name: str, tp: Any, value: Any) -> Any:
+    """Parse an override value given as text (from the CLI) into the field's type."""
+    if not isinstance(value, str):
+        return value
+    args = typing.get_args(tp)
+    if args and type(None) in args:
+        if value.lower() in ("none", "null"):
+            return None
+        tp = next(a for a in args if a is not type(None))
+    text = value.strip()
+    try:
+        if tp is bool:
+            low = text.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if tp is int:
+            number = float(text) if any(c in text for c in ".eE") else int(text, 0)
+            if number != int(number):
+                raise ValueError
+            return int(number)
+        if tp is float:
+            return float(text)
+        if typing.get_origin(tp) is tuple:
+            inner = (typing.get_args(tp) or (str,))[0]
+            return tuple(_parse(name, inner, part) for part in text.split(",") if part)
+    except ValueError:
+        raise SpecError(f"{name}: '{value}' is not a valid {_type_name(tp)}; "
+                        f"give a {_type_name(tp)} value") from None
+    return text

@@ -1,0 +1,109 @@
+"""The trace recorder: busy intervals, instants, flows and counters of one run.
+
+Components call it only when tracing is on (``sim.tracer`` is not None), so a disabled
+trace allocates nothing per event. Times are integer picoseconds; a track is a
+(component path, lane) pair, e.g. ``("soc.dma", "ch0")``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+
+class Interval(NamedTuple):
+    """One busy interval of a track."""
+
+    path: str
+    lane: str
+    name: str
+    cat: str
+    start: int
+    end: int
+    args: dict[str, Any] | None
+
+
+class Instant(NamedTuple):
+    path: str
+    lane: str
+    name: str
+    t: int
+    args: dict[str, Any] | None
+
+
+class Flow(NamedTuple):
+    """An arrow from a producer's track at ``t_src`` to a consumer's track at ``t_dst``."""
+
+    id: int
+    name: str
+    src: tuple[str, str]
+    t_src: int
+    dst: tuple[str, str]
+    t_dst: int
+
+
+class CounterSample(NamedTuple):
+    path: str
+    name: str
+    t: int
+    value: float
+
+
+@dataclass
+class Recorder:
+    """Collects a run's trace records in memory, in the order they happen."""
+
+    intervals: list[Interval] = field(default_factory=list)
+    instants: list[Instant] = field(default_factory=list)
+    flows: list[Flow] = field(default_factory=list)
+    counters: list[CounterSample] = field(default_factory=list)
+    #: run metadata carried into exported files (platform, workload, clock, ...)
+    meta: dict[str, Any] = field(default_factory=dict)
+    _next_flow: int = 0
+
+    def interval(self, path: str, lane: str, name: str, cat: str, start: int, end: int,
+                 args: dict[str, Any] | None = None) -> None:
+        self.intervals.append(Interval(path, lane, name, cat, start, end, args))
+
+    def instant(self, path: str, lane: str, name: str, t: int,
+                args: dict[str, Any] | None = None) -> None:
+        self.instants.append(Instant(path, lane, name, t, args))
+
+    def counter(self, path: str, name: str, t: int, value: float) -> None:
+        self.counters.append(CounterSample(path, name, t, value))
+
+    def new_flow_id(self) -> int:
+        self._next_flow += 1
+        return self._next_flow
+
+    def flow(self, flow_id: int, name: str, src: tuple[str, str], t_src: int,
+             dst: tuple[str, str], t_dst: int) -> None:
+        self.flows.append(Flow(flow_id, name, src, t_src, dst, t_dst))
+
+    def tracks(self) -> list[tuple[str, str]]:
+        """Every (path, lane) with an interval, in natural path order."""
+        seen = {(iv.path, iv.lane) for iv in self.intervals}
+        return sorted(seen, key=lambda t: (natural_key(t[0]), natural_key(t[1])))
+
+    def end_ps(self) -> int:
+        """Time of the last record."""
+        ends = [iv.end for iv in self.intervals] + [c.t for c in self.counters]
+        ends += [i.t for i in self.instants]
+        return max(ends, default=0)
+
+
+def natural_key(text: str) -> tuple[Any, ...]:
+    """Sort key placing ``core2`` before ``core10``."""
+    out: list[Any] = []
+    num = ""
+    for ch in text:
+        if ch.isdigit():
+            num += ch
+            continue
+        if num:
+            out.append((0, int(num), ""))
+            num = ""
+        out.append((1, 0, ch))
+    if num:
+        out.append((0, int(num), ""))
+    return tuple(out)
