@@ -47,6 +47,7 @@ class Component:
         self.clock: Clock = clk
         self.spec = spec
         self.env: simpy.Environment = self.sim.env
+        self._tracer = self.sim.tracer
         #: free-form counters (bytes_read, bytes_written, jobs, ...)
         self.counters: Counter[str] = Counter()
         self.busy_ps = 0
@@ -76,22 +77,21 @@ class Component:
 
     def begin(self) -> int:
         """Mark the start of a busy interval; returns the current time for :meth:`end`."""
-        now = self.env.now
-        if self._active == 0:
+        now: int = self.env._now  # type: ignore[attr-defined]  # the property is slower
+        if not self._active:
             self._busy_since = now
         self._active += 1
-        return now  # type: ignore[return-value]
+        return now
 
     def end(self, start: int, lane: str, name: str, cat: str,
             args: dict[str, Any] | None = None) -> None:
         """Close a busy interval opened by :meth:`begin` and record it when tracing."""
-        now = self.env.now
+        now: int = self.env._now  # type: ignore[attr-defined]
         self._active -= 1
-        if self._active == 0:
+        if not self._active:
             self.busy_ps += now - self._busy_since
-        tracer = self.sim.tracer
-        if tracer is not None:
-            tracer.interval(self.path, lane, name, cat, start, now, args)
+        if self._tracer is not None:
+            self._tracer.interval(self.path, lane, name, cat, start, now, args)
 
     def busy_until_now(self) -> int:
         """Busy picoseconds so far, counting an interval still open."""

@@ -53,17 +53,27 @@ class CounterSample(NamedTuple):
 class Recorder:
     """Collects a run's trace records in memory, in the order they happen."""
 
-    intervals: list[Interval] = field(default_factory=list)
+    _raw: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
     instants: list[Instant] = field(default_factory=list)
     flows: list[Flow] = field(default_factory=list)
     counters: list[CounterSample] = field(default_factory=list)
     #: run metadata carried into exported files (platform, workload, clock, ...)
     meta: dict[str, Any] = field(default_factory=dict)
     _next_flow: int = 0
+    _done: list[Interval] = field(default_factory=list, repr=False)
 
     def interval(self, path: str, lane: str, name: str, cat: str, start: int, end: int,
                  args: dict[str, Any] | None = None) -> None:
-        self.intervals.append(Interval(path, lane, name, cat, start, end, args))
+        # plain tuples on the hot path; named on first read (see `intervals`)
+        self._raw.append((path, lane, name, cat, start, end, args))
+
+    @property
+    def intervals(self) -> list[Interval]:
+        """Every busy interval recorded so far, in the order they ended."""
+        if self._raw:
+            self._done.extend(Interval._make(t) for t in self._raw)
+            self._raw.clear()
+        return self._done
 
     def instant(self, path: str, lane: str, name: str, t: int,
                 args: dict[str, Any] | None = None) -> None:
