@@ -9,9 +9,9 @@ component runs a workload with ``execute(workload)``, a SimPy process generator.
 from __future__ import annotations
 
 import difflib
-import importlib
 import importlib.util
 import pkgutil
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -20,11 +20,24 @@ from desim.errors import SpecError
 DEFAULT_PLATFORM = "stream_soc"
 
 
+def platform_dir() -> Path:
+    """Folder of the built-in platform scripts.
+
+    Installed, it is the package ``desim.platforms`` (the repository's ``platforms/``);
+    when desim is imported straight from a source checkout, the ``platforms/`` beside it.
+    """
+    try:
+        import desim.platforms as pkg
+
+        return Path(next(iter(pkg.__path__)))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[1] / "platforms"
+
+
 def platform_names() -> list[str]:
     """Names of the built-in platforms."""
-    import desim.platforms as pkg
-
-    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
+    return sorted(m.name for m in pkgutil.iter_modules([str(platform_dir())])
+                  if not m.name.startswith("_"))
 
 
 def load_platform(name: str) -> ModuleType:
@@ -34,10 +47,7 @@ def load_platform(name: str) -> ModuleType:
         if not path.is_file():
             raise SpecError(f"platform file {name} does not exist; give a built-in name "
                             f"({', '.join(platform_names())}) or a path to a platform script")
-        spec = importlib.util.spec_from_file_location(f"desim_user_platform_{path.stem}", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        module = _load_file(path, f"desim_user_platform_{path.stem}")
     else:
         names = platform_names()
         if name not in names:
@@ -45,11 +55,22 @@ def load_platform(name: str) -> ModuleType:
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise SpecError(f"unknown platform '{name}': {hint}available: {', '.join(names)} "
                             "(or give a path to a platform script)")
-        module = importlib.import_module(f"desim.platforms.{name}")
+        module = _load_file(platform_dir() / f"{name}.py", f"desim.platforms.{name}")
     for attr in ("default_spec", "build"):
         if not callable(getattr(module, attr, None)):
             raise SpecError(f"platform {name} defines no {attr}(); a platform script must "
                             "define default_spec() and build(sim, spec)")
+    return module
+
+
+def _load_file(path: Path, module_name: str) -> ModuleType:
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
     return module
 
 

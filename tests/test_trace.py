@@ -1,0 +1,82 @@
+"""Trace export: Perfetto JSON layout and round trip, CSV rows, timeline pictures."""
+
+import csv
+import gzip
+import json
+
+import pytest
+
+from desim.errors import DesimError
+from desim.trace import Recorder, chrome, timeline
+from desim.trace import csv as trace_csv
+
+
+@pytest.fixture
+def rec() -> Recorder:
+    r = Recorder(meta={"clock_hz": 1e9})
+    r.interval("soc.dma", "ch0", "in t0", "dma", 0, 1_500_000, {"bytes": 4096})
+    r.interval("soc.cluster.core0", "", "t0", "compute", 1_500_000, 3_000_001, None)
+    r.interval("soc.cluster.core1", "", "t0", "compute", 1_500_000, 2_000_000, None)
+    r.instant("soc.dma", "ch0", "irq", 1_500_000)
+    r.counter("soc.l1", "occupancy", 0, 0)
+    r.counter("soc.l1", "occupancy", 1_000, 4096)
+    fid = r.new_flow_id()
+    r.flow(fid, "t0", ("soc.dma", "ch0"), 1_499_999, ("soc.cluster.core0", ""), 1_500_000)
+    return r
+
+
+def test_one_process_per_top_level_component_one_thread_per_lane(rec):
+    events = chrome.to_events(rec)
+    procs = {e["pid"]: e["args"]["name"] for e in events if e.get("name") == "process_name"}
+    assert sorted(procs.values()) == ["soc.cluster", "soc.dma", "soc.l1"]
+    threads = {e["args"]["name"] for e in events if e.get("name") == "thread_name"}
+    assert threads == {"ch0", "core0", "core1"}
+    slices = [e for e in events if e["ph"] == "X"]
+    assert [(s["ts"], s["dur"]) for s in slices] == [(0.0, 1.5), (1.5, 1.500001), (1.5, 0.5)]
+    assert {e["ph"] for e in events} >= {"M", "X", "C", "s", "f", "i"}
+
+
+def test_gzip_json_round_trip_is_exact(rec, tmp_path):
+    path = chrome.write(rec, tmp_path / "trace.json.gz")
+    doc = json.loads(gzip.decompress(path.read_bytes()))
+    assert doc["otherData"]["clock_hz"] == 1e9
+    back = chrome.load(path)
+    assert sorted(back.intervals) == sorted(rec.intervals)
+    assert back.counters == rec.counters
+    assert back.flows == rec.flows
+    assert back.instants == rec.instants
+
+
+def test_written_file_is_byte_identical_across_writes(rec, tmp_path):
+    a = chrome.write(rec, tmp_path / "a.json.gz").read_bytes()
+    b = chrome.write(rec, tmp_path / "b.json.gz").read_bytes()
+    assert a == b
+
+
+def test_load_errors_are_one_line(tmp_path):
+    with pytest.raises(DesimError, match="does not exist"):
+        chrome.load(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(DesimError, match="not a readable trace-event JSON"):
+        chrome.load(bad)
+
+
+def test_csv_has_one_row_per_interval(rec, tmp_path):
+    path = trace_csv.write(rec, tmp_path / "t.csv")
+    rows = list(csv.DictReader(path.open()))
+    assert len(rows) == 3
+    assert rows[0]["component"] == "soc.dma" and rows[0]["duration_ps"] == "1500000"
+    assert json.loads(rows[0]["args"]) == {"bytes": 4096}
+
+
+@pytest.mark.parametrize("name", ["t.png", "t.svg"])
+def test_timeline_is_written(rec, tmp_path, name):
+    path = timeline.plot(rec, tmp_path / name, clock_hz=1e9, title="x")
+    assert path.stat().st_size > 1000
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_timeline_window_outside_run_is_refused(rec, tmp_path):
+    with pytest.raises(DesimError, match="outside the run"):
+        timeline.plot(rec, tmp_path / "t.png", window=(10**9, 2 * 10**9))
