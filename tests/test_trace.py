@@ -7,7 +7,7 @@ import json
 import pytest
 
 from desim.errors import DesimError
-from desim.trace import Recorder, chrome, timeline
+from desim.trace import Recorder, chrome, timeline, vcd
 from desim.trace import csv as trace_csv
 
 
@@ -80,3 +80,28 @@ def test_timeline_is_written(rec, tmp_path, name):
 def test_timeline_window_outside_run_is_refused(rec, tmp_path):
     with pytest.raises(DesimError, match="outside the run"):
         timeline.plot(rec, tmp_path / "t.png", window=(10**9, 2 * 10**9))
+
+
+def test_vcd_parses_back_with_busy_edges_and_counters(rec, tmp_path):
+    """The DMA lane rises at 0 and falls at 1.5 us; the occupancy counter reads 4096."""
+    from vcd.reader import TokenKind, tokenize
+
+    path = vcd.write(rec, tmp_path / "t.vcd")
+    ids, changes, t = {}, [], 0
+    scope: list[str] = []
+    with path.open("rb") as fh:
+        for tok in tokenize(fh):
+            if tok.kind is TokenKind.SCOPE:
+                scope.append(tok.scope.ident)
+            elif tok.kind is TokenKind.UPSCOPE:
+                scope.pop()
+            elif tok.kind is TokenKind.VAR:
+                ids[tok.var.id_code] = ".".join(scope) + ":" + tok.var.reference
+            elif tok.kind is TokenKind.CHANGE_TIME:
+                t = tok.time_change
+            elif tok.kind in (TokenKind.CHANGE_SCALAR, TokenKind.CHANGE_REAL):
+                changes.append((t, ids[tok.data.id_code], tok.data.value))
+    dma = [(t, v) for t, name, v in changes if name == "soc.dma:ch0"]
+    assert dma[-2:] == [(0, "1"), (1_500_000, "0")]
+    occ = [(t, v) for t, name, v in changes if name == "soc.l1:occupancy"]
+    assert occ[-1] == (1_000, 4096.0)
