@@ -11,8 +11,8 @@ Tiles: pass the input window of :func:`desim.kernels.geometry.input_window` with
 padding to get exactly those output rows/columns of the whole-tensor result; slice the
 output channels by slicing ``w``, ``bias``, ``multiplier`` and ``shift`` (for grouped and
 depthwise convolutions, by whole groups, with the groups' input channels).
-Cost: one call costs ~10 us of Python overhead plus the kernel; the arithmetic is in
-:mod:`desim.kernels.jit`.
+A call costs ~8 us of Python overhead plus the kernel (benchmarks/kernels_bench.py);
+the arithmetic is in :mod:`desim.kernels.jit`.
 """
 
 from __future__ import annotations
