@@ -50,21 +50,10 @@ def cmd_platforms(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_workloads(args: argparse.Namespace) -> int:
-    """List the built-in workloads."""
-    from desim.workload import DEFAULT_WORKLOAD, load_workload, workload_names
-
-    for name in workload_names():
-        wl = load_workload(name)
-        mark = " (default)" if name == DEFAULT_WORKLOAD else ""
-        doc = (type(wl).__doc__ or "").strip().splitlines()[0]
-        print(f"{name:<16} {doc}{mark}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     from desim.registry import DEFAULT_PLATFORM
     from desim.workload import DEFAULT_WORKLOAD
+    from desim.workload.commands import add_parser as add_workloads_parser
 
     parser = argparse.ArgumentParser(
         prog="desim", description="Cycle-approximate discrete-event simulator of TinyML SoCs.")
@@ -87,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     sub.add_parser("platforms", help="list built-in platforms").set_defaults(func=cmd_platforms)
-    sub.add_parser("workloads", help="list built-in workloads").set_defaults(func=cmd_workloads)
+    add_workloads_parser(sub)
 
     try:
         from desim.hw.dram import replay
