@@ -16,11 +16,12 @@ i.e. fill + n compute slots + drain, where a slot lasts as long as the longer of
 analog evaluation and the streaming it hides (stream-in of the next vector and
 stream-out of the previous one share the interface's L1 ports, so they serialise, as
 in GVSoC's IMA model). The batch's L1 traffic (``n`` input and ``n`` output vectors, in
-whole port words) goes through the memory's ``access`` as one read and one write, so
-it contends with other masters; the job ends at the later of the closed form and its
-traffic. Weight programming of ``r`` rows takes ``r * (floor(program_row_ns / T) + 1)``
-cycles, costs ``r * c * devices_per_weight * program_pj_per_device`` pJ and counts one
-write per row (endurance). An MVM costs ``2 * r * c / tops_per_w`` pJ.
+whole port words) goes through the memory's ``access`` as one read and one write
+(:func:`desim.hw.jobs.l1_traffic`), so it contends with other masters; the job ends at
+the later of the closed form and its traffic. Weight programming of ``r`` rows takes
+``r * (floor(program_row_ns / T) + 1)`` cycles, costs
+``r * c * devices_per_weight * program_pj_per_device`` pJ and counts one write per row
+(endurance). An MVM costs ``2 * r * c / tops_per_w`` pJ.
 
 Crossbar ``k`` is served by interface ``k % n_interfaces``; each interface runs its jobs
 one after another in submission order (the pipeline drains between jobs).
@@ -37,7 +38,7 @@ import numpy as np
 import simpy
 
 from desim.errors import DesimError, SpecError
-from desim.hw.jobs import JobQueue, JobTiming, MvmJob, ProgramJob
+from desim.hw.jobs import JobQueue, JobTiming, MvmJob, ProgramJob, l1_traffic
 from desim.kernel import Clock, Component
 from desim.kernel.clock import PS_PER_S
 from desim.spec import Spec, param
@@ -290,8 +291,8 @@ class Aimc(Component):
         wr = job.n_mvm * spec.out_words(job.cols) * port_b
         started, busy = self.begin(), xbar.begin()
         if self.mem is not None:
-            yield from self.mem.access(job.in_addr, rd, False, self._masters[iface])
-            yield from self.mem.access(job.out_addr, wr, True, self._masters[iface])
+            yield from l1_traffic(self.mem, job.in_addr, rd, False, self._masters[iface])
+            yield from l1_traffic(self.mem, job.out_addr, wr, True, self._masters[iface])
         end = max(clock.ps(k0 + cycles), clock.next_edge(env.now))
         if end > env.now:
             yield env.timeout(end - env.now)
@@ -323,7 +324,7 @@ class Aimc(Component):
         rd = math.ceil(job.rows * job.cols * spec.weight_bits / 8)
         started, busy = self.begin(), xbar.begin()
         if self.mem is not None and job.src_addr is not None:
-            yield from self.mem.access(job.src_addr, rd, False, self._masters[iface])
+            yield from l1_traffic(self.mem, job.src_addr, rd, False, self._masters[iface])
             self.counters["bytes_read"] += rd
         end = max(clock.ps(k0 + cycles), clock.next_edge(env.now))
         if end > env.now:

@@ -3,21 +3,23 @@
 A :class:`KernelJob` submitted to the cluster runs as (cycles of the cluster clock,
 counted from the first clock edge at or after the job's start)::
 
-    [0, fork)                      controller dispatches the job to the workers
-    [fork, fork + wakeup)          the event unit wakes the workers
-    core c busy for T_c            from fork + wakeup
-    T_c      = max(work_c, L1 time of core c's traffic)
+    [0, fork)                       controller dispatches the job to the workers
+    [fork, fork + wakeup)           the event unit wakes the workers
+    run      = fork + wakeup        the cores start
     work_c   = issue_c + ceil(accesses_c * l1_conflict_stall * (busy - 1))
-    barrier  = fork + wakeup + max_c T_c, released barrier cycles later (job end)
+    memory   = time for the L1 port to carry sum_c (read_c + write_c) bytes
+    core c   busy [run, run + max(work_c, memory * traffic_c / max_c traffic_c))
+    barrier  = run + max(max_c work_c, memory); the job ends barrier cycles later
 
-``issue_c`` and ``accesses_c`` come from the per-op models in :mod:`desim.hw.cluster_ops`
-(PULP-NN's kernels and work split); ``busy`` is the number of cores with work in the
-job, so a lone core sees no bank conflicts. Core c's L1 traffic (``read_c`` then ``write_c``
-bytes) goes through the memory's ``access`` as master ``core.path``, so a DMA stream
-into the same memory and the cores share its ports; ``l1_conflict_stall`` adds the
-stall cycles of TCDM bank conflicts that a bandwidth model does not see. Jobs run one
-at a time, in submission order. Events per job: a few for the controller plus a few per
-busy core (its process, one access per direction, one timeout), never per instruction.
+``issue_c``, ``accesses_c`` and the bytes come from the per-op models in
+:mod:`desim.hw.cluster_ops` (PULP-NN's kernels and work split); ``busy`` is the number
+of cores with work, so a lone core sees no bank conflicts. The cores' L1 traffic (reads,
+then writes) goes through the memory's ``access`` as one master, the cluster, from the
+moment the cores start: a DMA stream into the same memory shares the port with it, and
+a memory-heavy job ends when its traffic does. ``l1_conflict_stall`` is the cores'
+contention among themselves (TCDM bank conflicts), which the port does not see. Jobs run
+one at a time, in submission order. Events per job: a handful for the controller, the
+traffic and the barrier, whatever the number of cores, instructions or cycles.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import simpy
 
 from desim.errors import SpecError
 from desim.hw.cluster_ops import CoreWork, KernelCosts, split
-from desim.hw.jobs import JobQueue, JobTiming, KernelJob
+from desim.hw.jobs import JobQueue, JobTiming, KernelJob, l1_traffic
 from desim.kernel import Clock, Component
 from desim.spec import Spec, param, subspec
 
@@ -98,6 +100,13 @@ class Core(Component):
 
     kind = "core"
 
+    def record(self, start: int, end: int, name: str, cat: str,
+               args: dict[str, Any] | None) -> None:
+        """Account a busy interval known in closed form (no event of its own)."""
+        self.busy_ps += end - start
+        if self._tracer is not None:
+            self._tracer.interval(self.path, "exec", name, cat, start, end, args)
+
 
 class Cluster(Component):
     """Runs :class:`KernelJob` s on ``spec.n_cores`` workers; L1 traffic goes to ``mem``.
@@ -142,47 +151,54 @@ class Cluster(Component):
         yield env.timeout(clock.ps(k0 + eu.fork_cycles) - t0)
         self.ctrl.end(ctrl, "ctrl", f"fork {job.label}", "sync")
         k_run = k0 + eu.fork_cycles + eu.wakeup_cycles
-        yield env.timeout(clock.ps(k_run) - env.now)
+        t_run = clock.ps(k_run)
+        yield env.timeout(t_run - env.now)
         works = split(job, spec.ops, spec.n_cores)
         n_busy = sum(1 for w in works if w.items)
-        busy = [self.process(self._share(core, w, spec.work_cycles(w, n_busy), job, k_run),
-                             core.name)
-                for core, w in zip(self.cores, works, strict=True) if w.items]
-        yield env.all_of(busy)
-        end = clock.ps(clock.edge_index(env.now) + eu.barrier_cycles)
+        work = [spec.work_cycles(w, n_busy) for w in works]
+        rd = sum(w.read_bytes for w in works)
+        wr = sum(w.write_bytes for w in works)
+        if self.mem is not None:
+            if rd:
+                yield from l1_traffic(self.mem, job.in_addr, rd, False, self.path)
+            if wr:
+                yield from l1_traffic(self.mem, job.out_addr, wr, True, self.path)
+        t_mem = clock.next_edge(env.now)
+        t_last = max(clock.ps(k_run + max(work)), t_mem)
+        if t_last > env.now:
+            yield env.timeout(t_last - env.now)
+        self._record_cores(job, works, work, k_run, t_mem)
+        end = clock.ps(clock.edge_index(t_last) + eu.barrier_cycles)
         yield env.timeout(end - env.now)
         self.counters["jobs"] += 1
         self.counters["macs"] += job.macs
+        self.counters["bytes_read"] += rd
+        self.counters["bytes_written"] += wr
         if self._tracer is not None:
             self.end(started, "jobs", job.label, "compute",
                      {"op": job.op, "layer": job.layer, "tile": job.tile, "macs": job.macs,
-                      "cycles": clock.edge_index(end) - k0})
+                      "bytes": rd + wr, "cycles": clock.edge_index(end) - k0})
         else:
             self.end(started, "jobs", job.label, "compute")
         if job.compute is not None:
             job.compute(self)
         return JobTiming(t0, end)
 
-    def _share(self, core: Core, work: CoreWork, cycles: int, job: KernelJob,
-               k_run: int) -> Generator[simpy.Event, Any, None]:
-        """One core's share: its L1 traffic, then the rest of its ``cycles``."""
-        env, clock, mem = self.env, self.clock, self.mem
-        started = core.begin()
-        if mem is not None:
-            if work.read_bytes:
-                yield from mem.access(job.in_addr, work.read_bytes, False, core.path)
-            if work.write_bytes:
-                yield from mem.access(job.out_addr, work.write_bytes, True, core.path)
-        end = max(clock.ps(k_run + cycles), clock.next_edge(env.now))
-        if end > env.now:
-            yield env.timeout(end - env.now)
-        counters = core.counters
-        counters["bytes_read"] += work.read_bytes
-        counters["bytes_written"] += work.write_bytes
-        counters["macs"] += work.macs
-        if self._tracer is not None:
-            core.end(started, "exec", job.label, job.op,
-                     {"op": job.op, "layer": job.layer, "tile": job.tile, "items": work.items,
-                      "macs": work.macs, "cycles": clock.edge_index(end) - k_run})
-        else:
-            core.end(started, "exec", job.label, job.op)
+    def _record_cores(self, job: KernelJob, works: list[CoreWork], work: list[int],
+                      k_run: int, t_mem: int) -> None:
+        """Each busy core's interval: its compute, or its share of the memory time."""
+        clock = self.clock
+        t_run = clock.ps(k_run)
+        most = max(w.read_bytes + w.write_bytes for w in works) or 1
+        tracing = self._tracer is not None
+        for core, w, cycles in zip(self.cores, works, work, strict=True):
+            if not w.items:
+                continue
+            mem_end = t_run + (t_mem - t_run) * (w.read_bytes + w.write_bytes) // most
+            end = max(clock.ps(k_run + cycles), clock.next_edge(mem_end))
+            core.counters["macs"] += w.macs
+            args = None
+            if tracing:
+                args = {"op": job.op, "layer": job.layer, "tile": job.tile, "items": w.items,
+                        "macs": w.macs, "cycles": clock.edge_index(end) - k_run}
+            core.record(t_run, end, job.label, job.op, args)

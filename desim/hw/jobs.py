@@ -10,7 +10,8 @@ weights the callable can read).
 
 An engine's ``submit(job)`` returns an event that succeeds with a :class:`JobTiming`
 when the job completes; jobs submitted to one engine (or one AIMC interface) run one
-after another in submission order.
+after another in submission order. :func:`l1_traffic` is how both engines put a job's
+L1 traffic on the memory's port.
 """
 
 from __future__ import annotations
@@ -191,6 +192,25 @@ class ProgramJob:
     @property
     def label(self) -> str:
         return self.name or f"program {self.tag}"
+
+
+def l1_traffic(mem: Any, addr: int, nbytes: int, write: bool,
+               master: str) -> Generator[simpy.Event, Any, None]:
+    """Move ``nbytes`` of a job's L1 traffic through ``mem.access`` as ``master``.
+
+    Kernels re-read their operands, so a job's traffic can exceed the memory's size; when
+    it does not fit at ``addr`` of a memory exposing ``base`` and ``size`` (the ``Sram``),
+    it is issued as sweeps over the whole memory (the words are interleaved over the
+    banks: only the port time matters), each sweep adding the memory's access latency.
+    """
+    base, size = getattr(mem, "base", None), getattr(mem, "size", None)
+    if base is None or size is None or addr + nbytes <= base + size:
+        yield from mem.access(addr, nbytes, write, master)
+        return
+    while nbytes > 0:
+        n = min(nbytes, size)
+        yield from mem.access(base, n, write, master)
+        nbytes -= n
 
 
 class JobQueue:

@@ -207,6 +207,15 @@ def test_batch_traffic_goes_through_l1_and_contends():
     assert (aimc.counters["bytes_read"], aimc.counters["bytes_written"]) == (2048, 2048)
 
 
+def test_programming_reads_its_weights_from_l1():
+    """256 x 256 4-bit weights = 32768 B read by the interface, hidden under 256 x 1001."""
+    sim, aimc = make()
+    mem = aimc.mem = SharedPort(sim, aimc.clock, bpc=4)
+    [t] = run_jobs(sim, aimc, ProgramJob(0, "w", 256, 256, src_addr=0x400))
+    assert mem.log == [("soc.aimc.if0", False, 32768)]
+    assert cycles(aimc, t) == 256 * 1001 and aimc.counters["bytes_read"] == 32768
+
+
 def test_compute_bound_batch_hides_its_traffic():
     """Alone on a 64 B/cycle port, 8 MVMs' 4096 B take 64 cycles: the closed form rules."""
     sim, aimc = make()
@@ -261,3 +270,28 @@ def test_bad_specs_and_jobs_raise_spec_errors():
         MvmJob(0, 0, 16, 16)
     with pytest.raises(SpecError, match="ProgramJob.tag"):
         ProgramJob(0, "", 16, 16)
+
+
+# -- with the real L1 SRAM --------------------------------------------------------------
+
+def test_long_batch_streams_through_the_sram_in_sweeps():
+    """1000 MVMs move 256 KB each way (4x the 64 KiB L1): 8192 port cycles at 64 B/cycle,
+    under the 8 + 131000 closed form; the SRAM counts every byte."""
+    from desim.hw.memory import Sram
+
+    sim, aimc = make()
+    l1 = aimc.mem = Sram(aimc.parent, "l1", clock=aimc.clock)
+    [t] = run_jobs(sim, aimc, MvmJob(0, 1000, 256, 256, in_addr=l1.base, out_addr=l1.base))
+    assert cycles(aimc, t) == S_IN + 1000 * COMPUTE + S_OUT
+    assert (l1.counters["bytes_read"], l1.counters["bytes_written"]) == (256_000, 256_000)
+
+
+def test_narrow_sram_port_makes_the_batch_memory_bound():
+    """At 1 B/cycle, 8 MVMs read 2048 B (2048 + 1 cycles) then write 2048 B (2048 + 1)."""
+    from desim.hw.memory import Sram, SramSpec
+
+    sim, aimc = make()
+    l1 = aimc.mem = Sram(aimc.parent, "l1", SramSpec(port_bytes_per_cycle=1.0),
+                         clock=aimc.clock)
+    [t] = run_jobs(sim, aimc, MvmJob(0, 8, 256, 256, in_addr=l1.base, out_addr=l1.base))
+    assert cycles(aimc, t) == 2 * (2048 + 1)
