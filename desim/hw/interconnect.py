@@ -1,0 +1,544 @@
+"""Interconnect: a graph of links whose bandwidth concurrent transfers share.
+
+The platform's interconnect is a networkx ``DiGraph``: nodes are component ports, routers
+and buses; every edge is a link described by a :class:`LinkSpec`. A transfer follows the
+lowest-latency path between two nodes (fewest hops on ties, cached per pair) and streams
+through every link of the path at once (cut-through), chunk by chunk.
+
+Timing (each link's cycles converted to integer picoseconds through its clock):
+
+    d_i(n)  = ceil(n * period_i / bandwidth_i)        ps for n bytes on link i
+    D       = max_i d_i(c)                            ps per chunk of c bytes on the path
+    idle path, N bytes in m = ceil(N / c) chunks:
+    T       = sum_i latency_i + (m - 1) * D + max_i d_i(N - (m - 1) * c)
+            = latency + N / min_i bandwidth_i         (cycles, when c divides N)
+
+Contention: a link is granted one chunk at a time. A transfer reserves a chunk on every
+link of its path at ``s = max(now, free_at of each link)``, occupying link i for
+``[s, s + d_i(n))``, and asks for its next chunk when the slowest link is done; transfers
+of different masters therefore alternate chunk by chunk (round robin), and on a
+``fixed_priority`` link a master waits while a higher-priority master has a transfer on
+that link. Transfers of one master are served in issue order on each link. So a link
+never carries more than its bandwidth: its reservations never overlap and each lasts at
+least n / bandwidth cycles.
+
+Events grow with contended chunks, never with cycles: a transfer alone on its links
+reserves all its chunks at once (two events) and is cut back to its current chunk when a
+competitor arrives, which gives exactly the chunk-by-chunk timeline. The path latency is
+a pure delay added once after the last chunk (it occupies no link).
+
+Memory ports (:mod:`desim.hw.memory`) are links too and reuse :func:`stream`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+import simpy
+
+from desim.errors import SpecError
+from desim.kernel import Clock, Component
+from desim.spec import Spec, param
+
+ARBITRATIONS = ("round_robin", "fixed_priority")
+
+
+@dataclass(frozen=True)
+class LinkSpec(Spec):
+    """One directed link: bandwidth, latency, arbitration and clock domain."""
+
+    bandwidth_bytes_per_cycle: float = param(
+        8.0, unit="B/cycle", gt=0, doc="peak bytes carried per cycle of the link's clock",
+        source="PULP cluster <-> SoC AXI port, 64-bit data (gvsoc pulp_open cluster.py)")
+    latency_cycles: int = param(
+        2, unit="cycles", ge=0, doc="delay of the first byte across the link",
+        source="cluster -> SoC router latency, 2 cycles (gvsoc pulp_open cluster.py)")
+    arbitration: str = param(
+        "round_robin", choices=ARBITRATIONS,
+        doc="how masters share the link: chunk-by-chunk round robin, or fixed priority "
+            "(order set by InterconnectSpec.priority)",
+        source="GVSoC router arbitrates bursts between input ports (models/interco/router.py)")
+    clock: str = param(
+        "", doc="clock domain of the link (a name passed to Interconnect(clocks=...)); "
+                "empty: the interconnect's clock",
+        source="platform layout")
+    chunk_bytes: int = param(
+        256, unit="B", ge=1, doc="arbitration granularity: bytes granted to a master at once",
+        source="mchan v7 maximum burst length, 256 B (gvsoc-pulp pulp/mchan/mchan_v7.py)")
+
+
+@dataclass(frozen=True)
+class InterconnectSpec(Spec):
+    """Interconnect-wide settings."""
+
+    priority: tuple[str, ...] = param(
+        (), doc="masters from highest to lowest priority on fixed_priority links; an entry "
+                "also covers the masters below its path (\"soc.dma\" covers \"soc.dma.ch0\"); "
+                "unlisted masters rank lowest",
+        source="platform choice")
+
+
+def add_link(g: nx.DiGraph, a: str, b: str, spec: LinkSpec | None = None,
+             bidirectional: bool = True) -> nx.DiGraph:
+    """Add the link ``a -> b`` (and ``b -> a`` when bidirectional) to ``g``; returns ``g``.
+
+    Each edge carries ``spec`` and, for reading the graph, its ``bandwidth`` (B/cycle),
+    ``latency`` (cycles), ``arbitration`` and ``clock``.
+    """
+    spec = spec or LinkSpec()
+    attrs = {"spec": spec, "bandwidth": spec.bandwidth_bytes_per_cycle,
+             "latency": spec.latency_cycles, "arbitration": spec.arbitration,
+             "clock": spec.clock}
+    g.add_edge(a, b, **attrs)
+    if bidirectional:
+        g.add_edge(b, a, **attrs)
+    return g
+
+
+# -- arbitrated links and the transfers that stream through them ------------------------
+
+class Link:
+    """One arbitrated bandwidth resource: a graph edge or a memory port.
+
+    ``free_at`` is the end of the latest reservation; ``active`` lists the transfers using
+    the link in arrival order; ``bulk`` is the transfer holding an uncontended multi-chunk
+    reservation, if any. ``bytes`` and ``busy_ps`` count what was reserved so far.
+    """
+
+    __slots__ = ("name", "owner", "lane", "cat", "clock", "ps_per_byte", "latency_ps",
+                 "chunk_bytes", "fixed", "stretch", "account", "free_at", "active", "bulk",
+                 "bytes", "busy_ps", "zero_at", "rate", "counter_path", "bandwidth")
+
+    def __init__(self, name: str, owner: str, lane: str, cat: str, clock: Clock,
+                 bandwidth: float, latency_cycles: int, chunk_bytes: int,
+                 fixed: bool = False, stretch: Callable[[int], float] | None = None,
+                 account: Component | None = None):
+        self.name, self.owner, self.lane, self.cat = name, owner, lane, cat
+        self.clock = clock
+        self.bandwidth = bandwidth
+        self.ps_per_byte = clock.period_ps / bandwidth
+        self.latency_ps = clock.ps(latency_cycles)
+        self.chunk_bytes = chunk_bytes
+        self.fixed = fixed
+        #: contention stretch factor as a function of the number of competing masters
+        self.stretch = stretch
+        #: a component whose busy time is this link's busy time (a memory's port)
+        self.account = account
+        self.free_at = 0
+        self.active: list[_Transfer] = []
+        self.bulk: _Transfer | None = None
+        self.bytes = 0
+        self.busy_ps = 0
+        # trace state of the bandwidth counter: end of the last booking, last value
+        self.zero_at: int | None = None
+        self.rate = 0.0
+        self.counter_path = f"{owner}.{lane}"
+
+    def dur(self, nbytes: int, competing: int = 1) -> int:
+        """Picoseconds to carry ``nbytes`` while ``competing`` masters share the link."""
+        d = nbytes * self.ps_per_byte
+        if competing > 1 and self.stretch is not None:
+            d *= self.stretch(competing)
+        return math.ceil(d - 1e-6)  # tolerate float noise on exact products
+
+    def __repr__(self) -> str:
+        return f"<Link {self.owner}:{self.name}>"
+
+
+@dataclass(frozen=True)
+class Route:
+    """The links a transfer crosses, their summed latency and the path's chunk size."""
+
+    src: str
+    dst: str
+    links: tuple[Link, ...]
+    latency_ps: int
+    chunk_bytes: int
+
+
+class _Transfer:
+    """State of one transfer in flight. It advances in callbacks of its own timer event,
+    so that a chunk costs one event and the caller resumes once, at the end."""
+
+    __slots__ = ("env", "route", "master", "rank", "remaining", "blocked", "timer", "done",
+                 "res", "name", "args", "tracer")
+
+    def __init__(self, env: simpy.Environment, route: Route, master: Any, rank: int,
+                 nbytes: int, name: str, args: dict[str, Any] | None, tracer: Any):
+        self.env, self.route, self.master, self.rank = env, route, master, rank
+        self.remaining = nbytes
+        self.blocked = False
+        self.timer: simpy.Event | None = None
+        self.done = simpy.Event(env)
+        #: an uncommitted multi-chunk reservation: (start ps, bytes, ps per chunk)
+        self.res: tuple[int, int, int] | None = None
+        self.name, self.args, self.tracer = name, args, tracer
+
+    def step(self, ev: simpy.Event) -> None:
+        """The booked chunk(s) ended: book more, or leave the links and finish."""
+        if ev is not self.timer:  # a timer replaced by a truncation is stale
+            return
+        if self.res is not None:
+            _commit(self, self.tracer)
+        if self.remaining:
+            _advance(self)
+            return
+        _leave(self, self.tracer)
+        if self.route.latency_ps:
+            _succeed_at(self.done, self.route.latency_ps)
+        else:
+            self.done.succeed()
+
+    def leave(self, _ev: simpy.Event) -> None:
+        _leave(self, self.tracer)
+
+
+def stream(env: simpy.Environment, route: Route, nbytes: int, master: str, rank: int,
+           tracer: Any, name: str, args: dict[str, Any] | None
+           ) -> Generator[simpy.Event, Any, None]:
+    """Move ``nbytes`` through every link of ``route``; returns when the last byte arrives.
+
+    ``master`` names the issuing port (empty: the transfer is a master of its own);
+    ``rank`` is its priority on fixed-priority links (higher wins); ``args`` are the trace
+    arguments of each reservation (``bytes`` is added), used only when ``tracer`` is set.
+    """
+    xf = _Transfer(env, route, master or object(), rank, nbytes, name, args, tracer)
+    for link in route.links:
+        link.active.append(xf)
+    _advance(xf)
+    yield xf.done
+
+
+def _advance(xf: _Transfer) -> None:
+    """Book ``xf``'s next chunk(s) now, or mark it blocked: the transfer whose leaving
+    unblocks it will call this again."""
+    if _blocked(xf):
+        xf.blocked = True
+        return
+    env = xf.env
+    now: int = env._now  # type: ignore[attr-defined]
+    for link in xf.route.links:
+        holder = link.bulk
+        if holder is not None and holder is not xf:
+            _truncate(holder, now, xf.tracer)
+    end = _reserve(xf, now, xf.tracer)
+    if not xf.remaining and xf.res is None and not xf.route.latency_ps:
+        # the last chunk, final and without latency: the caller's own event ends it, and
+        # leaving the links comes first among its callbacks
+        xf.done.callbacks.insert(0, xf.leave)
+        _succeed_at(xf.done, end - now)
+        return
+    xf.timer = timer = simpy.Event(env)
+    timer.callbacks.append(xf.step)
+    _succeed_at(timer, end - now)
+
+
+def _succeed_at(ev: simpy.Event, delay: int) -> None:
+    """``ev.succeed()`` taking effect ``delay`` ps from now (what succeed() does, delayed)."""
+    ev._ok = True  # type: ignore[attr-defined]
+    ev._value = None  # type: ignore[attr-defined]
+    ev.env.schedule(ev, delay=delay)
+
+
+def _blocked(xf: _Transfer) -> bool:
+    """Must ``xf`` wait? Behind an older transfer of its master on one of its links, or
+    behind a higher-priority master on a fixed-priority link."""
+    master, rank = xf.master, xf.rank
+    for link in xf.route.links:
+        fixed = link.fixed
+        older = True
+        for other in link.active:
+            if other is xf:
+                if not fixed:
+                    break
+                older = False
+            elif (older and other.master == master) or (fixed and other.rank > rank):
+                return True
+    return False
+
+
+def _alone(xf: _Transfer) -> bool:
+    """No other transfer is ready to compete on any link of ``xf``'s path."""
+    for link in xf.route.links:
+        for other in link.active:
+            if other is not xf and not other.blocked:
+                return False
+    return True
+
+
+def _reserve(xf: _Transfer, now: int, tracer: Any) -> int:
+    """Book the next chunk (or, alone, every remaining chunk: ``xf.res`` is then set);
+    return the end of the booking on the slowest link."""
+    route = xf.route
+    links = route.links
+    start = now
+    for link in links:
+        if link.free_at > start:
+            start = link.free_at
+    c = route.chunk_bytes
+    n = xf.remaining
+    if n > c and _alone(xf):
+        chunks = -(-n // c)
+        per_chunk = max(link.dur(c) for link in links)
+        base = start + (chunks - 1) * per_chunk
+        last = n - (chunks - 1) * c
+        end = start
+        for link in links:
+            e = base + link.dur(last)
+            link.free_at = e
+            link.bulk = xf
+            if e > end:
+                end = e
+        xf.res = (start, n, per_chunk)
+        xf.remaining = 0
+        return end
+    if n > c:
+        n = c
+    xf.remaining -= n
+    end = start
+    for link in links:
+        d = link.dur(n) if link.stretch is None else link.dur(n, _competing(link))
+        e = start + d
+        link.free_at = e
+        _account(link, xf, start, e, n, d, tracer)
+        if e > end:
+            end = e
+    return end
+
+
+def _competing(link: Link) -> int:
+    return sum(1 for other in link.active if not other.blocked)
+
+
+def _truncate(holder: _Transfer, now: int, tracer: Any) -> None:
+    """Cut ``holder``'s multi-chunk reservation back to the chunk in progress at ``now``."""
+    start, n, per_chunk = holder.res  # type: ignore[misc]
+    c = holder.route.chunk_bytes
+    j = (now - start) // per_chunk if now > start else 0
+    kept = (j + 1) * c
+    for link in holder.route.links:
+        link.bulk = None
+    if kept >= n:  # its last chunk is in progress: the booking stands as made
+        _commit(holder, tracer)
+        return
+    base = start + j * per_chunk
+    end = base
+    for link in holder.route.links:
+        e = base + link.dur(c)
+        link.free_at = e
+        if e > end:
+            end = e
+    holder.remaining += n - kept
+    holder.res = (start, kept, per_chunk)
+    _commit(holder, tracer)
+    holder.timer = timer = simpy.Event(holder.env)  # the old timer is now stale
+    timer.callbacks.append(holder.step)
+    _succeed_at(timer, end - now)
+
+
+def _commit(xf: _Transfer, tracer: Any) -> None:
+    """Account a multi-chunk reservation once its extent is final."""
+    start, n, per_chunk = xf.res  # type: ignore[misc]
+    xf.res = None
+    c = xf.route.chunk_bytes
+    chunks = -(-n // c)
+    last = n - (chunks - 1) * c
+    for link in xf.route.links:
+        full = link.dur(c)
+        tail = link.dur(last)
+        _account(link, xf, start, start + (chunks - 1) * per_chunk + tail, n,
+                 (chunks - 1) * full + tail, tracer)
+
+
+def _account(link: Link, xf: _Transfer, start: int, end: int, n: int, busy: int,
+             tracer: Any) -> None:
+    link.bytes += n
+    link.busy_ps += busy
+    if link.account is not None:
+        link.account.busy_ps += busy
+    if tracer is not None:
+        args = dict(xf.args) if xf.args else {}
+        args["bytes"] = n
+        tracer.interval(link.owner, link.lane, xf.name, link.cat, start, end, args)
+        if link.zero_at is not None and start > link.zero_at:
+            tracer.counter(link.counter_path, "bandwidth", link.zero_at, 0.0)
+            link.rate = 0.0
+        rate = n / link.clock.cycles(end - start)
+        if rate != link.rate:  # back-to-back chunks at one rate need no new sample
+            tracer.counter(link.counter_path, "bandwidth", start, rate)
+            link.rate = rate
+        link.zero_at = end
+
+
+def _leave(xf: _Transfer, tracer: Any) -> None:
+    """Remove ``xf`` from its links, then book the transfers it was holding back."""
+    links = xf.route.links
+    for link in links:
+        active = link.active
+        active.remove(xf)
+        if link.bulk is xf:
+            link.bulk = None
+        if not active and tracer is not None and link.zero_at is not None:
+            tracer.counter(link.counter_path, "bandwidth", link.zero_at, 0.0)
+            link.zero_at = None
+            link.rate = 0.0
+    for link in links:
+        for other in link.active:
+            if other.blocked:
+                other.blocked = False
+                _advance(other)
+
+
+def instant() -> Generator[simpy.Event, Any, None]:
+    """A transfer or access that takes no time (nothing to move)."""
+    yield from ()
+
+
+# -- the interconnect component ---------------------------------------------------------
+
+class Interconnect(Component):
+    """Transfers between the nodes of a link graph, sharing each link's bandwidth."""
+
+    kind = "interconnect"
+
+    def __init__(self, parent: Component, name: str, graph: nx.DiGraph,
+                 spec: InterconnectSpec | None = None, clock: Clock | None = None,
+                 clocks: Iterable[Clock] = ()):
+        super().__init__(parent, name, clock, spec or InterconnectSpec())
+        self.graph = graph
+        domains = {c.name: c for c in clocks}
+        self.links: dict[str, Link] = {}
+        self._edge_links: dict[tuple[str, str], Link] = {}
+        for a, b, data in graph.edges(data=True):
+            lspec = _edge_spec(self.path, a, b, data)
+            if lspec.clock and lspec.clock not in domains:
+                known = ", ".join(sorted(domains)) or "none given"
+                raise SpecError(f"{self.path}: link {a}->{b} uses clock '{lspec.clock}', which "
+                                f"is not among the clocks passed to the interconnect ({known}); "
+                                "pass it in clocks=[...] or leave LinkSpec.clock empty")
+            lname = f"{a}->{b}"
+            link = Link(lname, self.path, lname, "transfer",
+                        domains[lspec.clock] if lspec.clock else self.clock,
+                        lspec.bandwidth_bytes_per_cycle, lspec.latency_cycles,
+                        lspec.chunk_bytes, fixed=lspec.arbitration == "fixed_priority")
+            self.links[lname] = link
+            self._edge_links[(a, b)] = link
+        self._routes: dict[tuple[str, str], Route] = {}
+        self._ranks: dict[str, int] = {}
+
+    # -- routing -------------------------------------------------------------------------
+
+    def route(self, src: str, dst: str) -> Route:
+        """The lowest-latency path from ``src`` to ``dst`` (SpecError when there is none)."""
+        key = (src, dst)
+        route = self._routes.get(key)
+        if route is not None:
+            return route
+        for node in key:
+            if node not in self.graph:
+                nodes = ", ".join(sorted(map(str, self.graph.nodes)))
+                raise SpecError(f"{self.path}: unknown node '{node}'; nodes are: {nodes}")
+        links = self._edge_links
+        try:
+            nodes = nx.shortest_path(
+                self.graph, src, dst,
+                weight=lambda a, b, _d: links[(a, b)].latency_ps * 1_000_000 + 1)
+        except nx.NetworkXNoPath:
+            reach = sorted(nx.descendants(self.graph, src))
+            raise SpecError(f"{self.path}: no path from '{src}' to '{dst}' (from '{src}' one "
+                            f"reaches: {', '.join(reach) or 'nothing'}); add a link with "
+                            "add_link(graph, a, b, spec)") from None
+        path = tuple(links[(a, b)] for a, b in zip(nodes, nodes[1:], strict=False))
+        route = Route(src, dst, path, sum(link.latency_ps for link in path),
+                      min((link.chunk_bytes for link in path), default=1))
+        self._routes[key] = route
+        return route
+
+    def check_routes(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Validate at elaboration that every (src, dst) pair has a path."""
+        for src, dst in pairs:
+            self.route(src, dst)
+
+    def idle_ps(self, src: str, dst: str, nbytes: int) -> int:
+        """Duration of a transfer of ``nbytes`` on an idle path (the module's formula)."""
+        route = self.route(src, dst)
+        if nbytes <= 0 or not route.links:
+            return 0
+        c = route.chunk_bytes
+        chunks = -(-nbytes // c)
+        per_chunk = max(link.dur(c) for link in route.links)
+        tail = max(link.dur(nbytes - (chunks - 1) * c) for link in route.links)
+        return route.latency_ps + (chunks - 1) * per_chunk + tail
+
+    # -- transfers -----------------------------------------------------------------------
+
+    def transfer(self, src: str, dst: str, nbytes: int, master: str = "", name: str = ""
+                 ) -> Generator[simpy.Event, Any, None]:
+        """Move ``nbytes`` from node ``src`` to node ``dst``; use as ``yield from``.
+
+        Returns when the last byte has arrived. ``master`` names the issuing port: its
+        transfers are served in issue order, and different masters share each link by its
+        arbitration (empty: this transfer is a master of its own). ``name`` labels the
+        trace intervals (default ``src->dst``).
+        """
+        route = self._routes.get((src, dst)) or self.route(src, dst)
+        if not isinstance(nbytes, int) or nbytes < 0:
+            raise SpecError(f"{self.path}: transfer {src}->{dst} of {nbytes!r} bytes; "
+                            "give a non-negative integer byte count")
+        if nbytes == 0 or not route.links:
+            return instant()
+        self.counters["bytes"] += nbytes
+        self.counters["transfers"] += 1
+        tracer = self._tracer
+        args = {"src": src, "dst": dst, "master": master} if tracer is not None else None
+        return stream(self.env, route, nbytes, master, self.rank(master), tracer,
+                      name or f"{src}->{dst}", args)
+
+    def rank(self, master: str) -> int:
+        """Priority of ``master`` on fixed-priority links (higher wins; unlisted: 0)."""
+        rank = self._ranks.get(master)
+        if rank is None:
+            order = self.spec.priority
+            rank = 0
+            for i, entry in enumerate(order):
+                if master == entry or master.startswith(entry + "."):
+                    rank = len(order) - i
+                    break
+            self._ranks[master] = rank
+        return rank
+
+    # -- statistics ----------------------------------------------------------------------
+
+    def link_stats(self) -> dict[str, dict[str, float]]:
+        """Per link: bytes carried, busy ps, and utilisation of its bandwidth so far."""
+        now = self.env.now
+        out = {}
+        for name, link in self.links.items():
+            peak = now / link.ps_per_byte if now else 0.0
+            out[name] = {"bytes": link.bytes, "busy_ps": link.busy_ps,
+                         "utilization": round(link.bytes / peak, 6) if peak else 0.0}
+        return out
+
+
+def _edge_spec(owner: str, a: str, b: str, data: dict[str, Any]) -> LinkSpec:
+    """The LinkSpec of an edge: its ``spec`` attribute, or one built from plain attributes."""
+    spec = data.get("spec")
+    if isinstance(spec, LinkSpec):
+        return spec
+    if spec is not None:
+        raise SpecError(f"{owner}: link {a}->{b} has spec={spec!r}; give a LinkSpec")
+    names = {"bandwidth": "bandwidth_bytes_per_cycle", "latency": "latency_cycles",
+             "arbitration": "arbitration", "clock": "clock", "chunk_bytes": "chunk_bytes"}
+    unknown = sorted(set(data) - set(names))
+    if unknown or "bandwidth" not in data:
+        raise SpecError(f"{owner}: link {a}->{b} needs a 'spec' (LinkSpec) or a 'bandwidth' "
+                        f"attribute; unknown attributes: {', '.join(unknown) or 'none'} "
+                        f"(known: spec, {', '.join(names)})")
+    try:
+        return LinkSpec(**{names[k]: v for k, v in data.items()})
+    except SpecError as exc:
+        raise SpecError(f"{owner}: link {a}->{b}: {exc}") from None
