@@ -91,8 +91,8 @@ class ClusterSpec(Spec):
         """Cycles of one core's share when ``busy`` cores work on the job."""
         if not work.items:
             return 0
-        stall = self.l1_conflict_stall * (busy - 1)
-        return work.issue_cycles + math.ceil(work.accesses * stall)
+        stall = work.accesses * self.l1_conflict_stall * (busy - 1)
+        return work.issue_cycles + math.ceil(stall - 1e-9)  # float noise on exact products
 
 
 class Core(Component):
