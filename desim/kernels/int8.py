@@ -62,6 +62,13 @@ def _zp(name: str, value: int) -> int:
     return int(value)
 
 
+def _single(rounding: str) -> bool:
+    if rounding not in ("double", "single"):
+        raise SpecError(f"rounding: '{rounding}' is not 'double' (gemmlowp, TFLite's "
+                        "convolutions) or 'single' (TFLite's FULLY_CONNECTED)")
+    return rounding == "single"
+
+
 def _act(act_min: int, act_max: int) -> tuple[int, int]:
     if not INT8_MIN <= act_min <= act_max <= INT8_MAX:
         raise SpecError(f"act_min/act_max: need -128 <= act_min <= act_max <= 127, "
@@ -99,7 +106,8 @@ def conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, multiplier, sh
     lo, hi = _act(act_min, act_max)
     out = np.empty((x.shape[0], oh, ow, cout), np.int8)
     if cpg == x.shape[3]:
-        jit.conv_dense(x, w, b, m, s, out, sh, sw, pads[0], pads[2], x_off, 0, y_off, lo, hi)
+        jit.conv_dense(x, w, b, m, s, out, sh, sw, pads[0], pads[2], x_off, 0, y_off, lo, hi,
+                       False)
     else:
         hwio = np.ascontiguousarray(w.transpose(1, 2, 3, 0))
         jit.conv_grouped(x, hwio, b, m, s, out, sh, sw, pads[0], pads[2], x_off, y_off, lo, hi)
@@ -132,10 +140,12 @@ def depthwise_conv2d(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, mult
 def fully_connected(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, multiplier, shift,
                     *, input_zero_point: int = 0, weight_zero_point: int = 0,
                     output_zero_point: int = 0, act_min: int = INT8_MIN,
-                    act_max: int = INT8_MAX) -> np.ndarray:
+                    act_max: int = INT8_MAX, rounding: str = "single") -> np.ndarray:
     """TFLite int8 FULLY_CONNECTED: ``x`` [B,K], ``w`` [O,K] -> [B,O].
 
     ``weight_zero_point`` is 0 for per-channel models; TFLite's per-tensor path applies it.
+    ``rounding="single"`` matches the TFLite interpreter's FULLY_CONNECTED (checked
+    against it); ``"double"`` is the gemmlowp form of TFLite Micro's reference kernel.
     """
     x = _int8("x", x, 2)
     w = _int8("w", w, 2)
@@ -148,9 +158,10 @@ def fully_connected(x: np.ndarray, w: np.ndarray, bias: np.ndarray | None, multi
     w_off = -_zp("weight_zero_point", weight_zero_point)
     y_off = _zp("output_zero_point", output_zero_point)
     lo, hi = _act(act_min, act_max)
+    single = _single(rounding)
     out = np.empty((x.shape[0], 1, 1, cout), np.int8)
     jit.conv_dense(x.reshape(x.shape[0], 1, 1, -1), w.reshape(cout, 1, 1, -1), b, m, s, out,
-                   1, 1, 0, 0, x_off, w_off, y_off, lo, hi)
+                   1, 1, 0, 0, x_off, w_off, y_off, lo, hi, single)
     return out.reshape(x.shape[0], cout)
 
 
@@ -205,11 +216,13 @@ def add(x1: np.ndarray, x2: np.ndarray, params: AddParams) -> np.ndarray:
 
 
 def requantize(acc: np.ndarray, multiplier, shift, *, output_zero_point: int = 0,
-               act_min: int = INT8_MIN, act_max: int = INT8_MAX) -> np.ndarray:
+               act_min: int = INT8_MIN, act_max: int = INT8_MAX,
+               rounding: str = "double") -> np.ndarray:
     """int32 accumulators ``[..., C]`` (bias already added) to int8, per channel of the last axis.
 
-    The same output stage as the convolutions: for accumulators computed elsewhere, e.g.
-    from an analog crossbar's ADC codes.
+    The output stage of the convolutions (``rounding="double"``) or of the fully
+    connected layer (``"single"``), for accumulators computed elsewhere, e.g. from an
+    analog crossbar's ADC codes.
     """
     a = np.asarray(acc)
     if a.dtype != np.int32 or a.ndim < 1:
@@ -217,7 +230,9 @@ def requantize(acc: np.ndarray, multiplier, shift, *, output_zero_point: int = 0
     c = a.shape[-1]
     _, m, s = _requant_args(None, multiplier, shift, c)
     lo, hi = _act(act_min, act_max)
+    single = _single(rounding)
     flat = np.ascontiguousarray(a).reshape(-1, c)
     out = np.empty(flat.shape, np.int8)
-    jit.requantize(flat, m, s, out, _zp("output_zero_point", output_zero_point), lo, hi)
+    jit.requantize(flat, m, s, out, _zp("output_zero_point", output_zero_point), lo, hi,
+                   single)
     return out.reshape(a.shape)

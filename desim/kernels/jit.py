@@ -15,6 +15,9 @@ reduction. Requantisation of an int32 accumulator ``acc`` with multiplier ``q`` 
     high = SRDHM(a, q) = trunc((a*q + nudge) / 2^31),  nudge = 2^30 if a*q >= 0 else 1 - 2^30
                          (saturates to 2^31 - 1 when a = q = -2^31)
     out  = RDBPOT(high, max(-shift, 0))                 (divide by 2^n, halves away from zero)
+
+or, where the caller asks for TFLite's single rounding (its FULLY_CONNECTED does),
+``out = floor((acc*q + 2^(30-shift)) / 2^(31-shift))``.
 """
 
 from __future__ import annotations
@@ -51,14 +54,22 @@ def mbqm(x, multiplier, shift):
 
 
 @njit(cache=True, inline="always")
-def _requant(acc, multiplier, shift, y_off, act_min, act_max):
-    v = wrap32(mbqm(wrap32(np.int64(acc)), np.int64(multiplier), np.int64(shift)) + y_off)
+def mbqm_single(x, multiplier, shift):
+    """``x * q * 2^(shift-31)`` rounded once, halves up (TFLite's single-rounding form)."""
+    total = 31 - shift
+    return (x * multiplier + (1 << (total - 1))) >> total
+
+
+@njit(cache=True, inline="always")
+def _requant(acc, multiplier, shift, y_off, act_min, act_max, single):
+    a, m, s = wrap32(np.int64(acc)), np.int64(multiplier), np.int64(shift)
+    v = wrap32((mbqm_single(a, m, s) if single else mbqm(a, m, s)) + y_off)
     return min(max(v, act_min), act_max)
 
 
 @njit(cache=True)
 def conv_dense(x, w, bias, mult, shift, out, sh, sw, pt, pl, x_off, w_off, y_off,
-               act_min, act_max):
+               act_min, act_max, single):
     """Ungrouped NHWC convolution, weights OHWI; also pointwise and fully connected.
 
     Taps outside the input are skipped (TFLite's zero padding). For each output pixel
@@ -88,7 +99,7 @@ def conv_dense(x, w, bias, mult, shift, out, sh, sw, pt, pl, x_off, w_off, y_off
                             acc = np.int32(acc + np.int32(ws[t] + w_off)
                                            * np.int32(xs[t] + x_off))
                     out[n, oy, ox, oc] = _requant(acc + bias[oc], mult[oc], shift[oc],
-                                                  y_off, act_min, act_max)
+                                                  y_off, act_min, act_max, single)
 
 
 @njit(cache=True)
@@ -129,7 +140,7 @@ def conv_grouped(x, w, bias, mult, shift, out, sh, sw, pt, pl, x_off, y_off,
                                                        * np.int32(xv))
                 for oc in range(cout):
                     out[n, oy, ox, oc] = _requant(acc[oc] + bias[oc], mult[oc], shift[oc],
-                                                  y_off, act_min, act_max)
+                                                  y_off, act_min, act_max, False)
 
 
 @njit(cache=True)
@@ -177,9 +188,9 @@ def add(a, b, out, a_off, b_off, y_off, left, m1, s1, m2, s2, mo, so, act_min, a
 
 
 @njit(cache=True)
-def requantize(acc, mult, shift, out, y_off, act_min, act_max):
+def requantize(acc, mult, shift, out, y_off, act_min, act_max, single):
     """Requantise an int32 ``[rows, channels]`` accumulator to int8, per channel."""
     for r in range(acc.shape[0]):
         for ch in range(acc.shape[1]):
-            out[r, ch] = _requant(np.int64(acc[r, ch]), mult[ch], shift[ch], y_off,
-                                  act_min, act_max)
+            out[r, ch] = _requant(acc[r, ch], mult[ch], shift[ch], y_off, act_min, act_max,
+                                  single)

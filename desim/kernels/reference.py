@@ -7,7 +7,8 @@ rounding in closed form rather than gemmlowp's mask-and-threshold form:
 
 * ``SRDHM(a, b) = floor((a*b + 2^30) / 2^31)``: nearest, halves toward +inf, which is
   what gemmlowp's "add a sign-dependent nudge, truncate toward zero" amounts to;
-* ``RDBPOT(x, e) = sign(x) * floor((|x| + 2^(e-1)) / 2^e)``: halves away from zero.
+* ``RDBPOT(x, e) = sign(x) * floor((|x| + 2^(e-1)) / 2^e)``: halves away from zero;
+* single rounding (the fully connected layer's): ``floor((2*x*q + 2^(31-shift)) / 2^(32-shift))``.
 
 int32 results wrap (two's complement) like the kernels'. No argument checking beyond
 what the geometry needs: this module is a test oracle and a readable specification.
@@ -49,13 +50,22 @@ def multiply_by_quantized_multiplier(x, multiplier, shift) -> np.ndarray:
     return rdbpot(srdhm(scaled, multiplier), np.maximum(-shift, 0))
 
 
-def _output_stage(acc, bias, multiplier, shift, output_zero_point, act_min, act_max):
+def multiply_single_rounding(x, multiplier, shift) -> np.ndarray:
+    """``x * q / 2^(31 - shift)`` rounded once to nearest, halves up (TFLite single rounding)."""
+    x, q, s = (np.asarray(v, np.int64).astype(object) for v in (x, multiplier, shift))
+    exact = x * q  # Python integers: no int64 overflow anywhere below
+    return ((2 * exact + 2 ** (31 - s)) // 2 ** (32 - s)).astype(np.int64)
+
+
+def _output_stage(acc, bias, multiplier, shift, output_zero_point, act_min, act_max,
+                  rounding="double"):
     channels = acc.shape[-1]
     if bias is not None:
         acc = acc + np.broadcast_to(np.asarray(bias, np.int64), (channels,))
     m = np.broadcast_to(np.asarray(multiplier, np.int64), (channels,))
     s = np.broadcast_to(np.asarray(shift, np.int64), (channels,))
-    v = wrap32(multiply_by_quantized_multiplier(wrap32(acc), m, s) + output_zero_point)
+    scale = multiply_single_rounding if rounding == "single" else multiply_by_quantized_multiplier
+    v = wrap32(scale(wrap32(acc), m, s) + output_zero_point)
     return np.clip(v, act_min, act_max).astype(np.int8)
 
 
@@ -102,11 +112,13 @@ def depthwise_conv2d(x, w, bias, multiplier, shift, *, stride=1,
 
 
 def fully_connected(x, w, bias, multiplier, shift, *, input_zero_point=0, weight_zero_point=0,
-                    output_zero_point=0, act_min=INT8_MIN, act_max=INT8_MAX):
+                    output_zero_point=0, act_min=INT8_MIN, act_max=INT8_MAX,
+                    rounding="single"):
     """Reference FULLY_CONNECTED: ``(x - zp_x) @ (w - zp_w).T``."""
     acc = ((x.astype(np.int64) - input_zero_point)
            @ (w.astype(np.int64) - weight_zero_point).T)
-    return _output_stage(acc, bias, multiplier, shift, output_zero_point, act_min, act_max)
+    return _output_stage(acc, bias, multiplier, shift, output_zero_point, act_min, act_max,
+                         rounding)
 
 
 def avg_pool2d(x, pool, *, stride=1, padding: str | Pads = "VALID", act_min=INT8_MIN,
@@ -144,7 +156,7 @@ def add(x1, x2, params: AddParams):
 
 
 def requantize(acc, multiplier, shift, *, output_zero_point=0, act_min=INT8_MIN,
-               act_max=INT8_MAX):
+               act_max=INT8_MAX, rounding="double"):
     """Reference output stage for int32 accumulators ``[..., C]``."""
     return _output_stage(np.asarray(acc, np.int64), None, multiplier, shift,
-                         output_zero_point, act_min, act_max)
+                         output_zero_point, act_min, act_max, rounding)

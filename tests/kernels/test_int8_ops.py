@@ -16,6 +16,7 @@ from desim.kernels.quant import add_params
 EXAMPLES = settings(max_examples=60, deadline=None)
 
 ZP = st.integers(-128, 127)
+ROUNDING = st.sampled_from(["single", "double"])
 PADDING = st.one_of(st.sampled_from(["SAME", "VALID"]),
                     st.tuples(*[st.integers(0, 3)] * 4))
 
@@ -92,7 +93,8 @@ def test_fully_connected_matches_reference(data):
     x = rng.integers(-128, 128, (b_, k), dtype=np.int8)
     w = rng.integers(-127, 128, (o, k), dtype=np.int8)
     kw = {**data.draw(requant(o)), "input_zero_point": data.draw(ZP),
-          "weight_zero_point": data.draw(st.sampled_from([0, 0, -3, 17]))}
+          "weight_zero_point": data.draw(st.sampled_from([0, 0, -3, 17])),
+          "rounding": data.draw(ROUNDING)}
     bias = _bias(rng, data.draw, o)
     np.testing.assert_array_equal(int8.fully_connected(x, w, bias, **kw),
                                   ref.fully_connected(x, w, bias, **kw))
@@ -134,7 +136,7 @@ def test_requantize_matches_reference(data):
     """Any int32 accumulators, per channel of the last axis."""
     c = data.draw(st.integers(1, 6))
     acc = _rng(data.draw).integers(-(2**31), 2**31, (3, 4, c)).astype(np.int32)
-    kw = data.draw(requant(c))
+    kw = {**data.draw(requant(c)), "rounding": data.draw(ROUNDING)}
     np.testing.assert_array_equal(int8.requantize(acc, **kw), ref.requantize(acc, **kw))
 
 
@@ -164,6 +166,20 @@ def test_fully_connected_closed_form():
     w = np.array([[4, 5, 6]], np.int8)
     assert int8.fully_connected(x, w, np.array([8], np.int32), 2**30, -1,
                                 output_zero_point=1).tolist() == [[11]]
+
+
+def test_single_and_double_rounding_differ_where_tflite_does():
+    """acc 595 * 0.67179 / 32 = 12.49: rounded once 12; twice (399.7 -> 400, 12.5) 13.
+
+    The case the TFLite interpreter's FULLY_CONNECTED rounds once (ad01_int8, layer 1).
+    """
+    acc = np.array([[595]], np.int32)
+    kw = {"multiplier": 1442659867, "shift": -5}
+    assert int8.requantize(acc, rounding="single", **kw).item() == 12
+    assert int8.requantize(acc, rounding="double", **kw).item() == 13
+    x, w = np.array([[119]], np.int8), np.array([[5]], np.int8)
+    assert int8.fully_connected(x, w, None, **kw).item() == 12
+    assert int8.fully_connected(x, w, None, rounding="double", **kw).item() == 13
 
 
 def test_avg_pool_rounds_half_away_and_divides_by_in_bounds_taps():
@@ -211,6 +227,7 @@ def test_bad_arguments_raise_spec_errors_naming_them():
         ("broadcast", lambda: int8.add(x, np.zeros((3,), np.int8), add_params(
             0.1, 0, 0.1, 0, 0.2, 0))),
         ("acc", lambda: int8.requantize(np.zeros(3, np.int64), 1, 0)),
+        ("rounding", lambda: int8.requantize(np.zeros(3, np.int32), 1, 0, rounding="even")),
     ]
     for needle, call in cases:
         with pytest.raises(SpecError, match=needle):
