@@ -51,7 +51,7 @@ def zoo_module(name: str) -> ModuleType:
     return sys.modules[module_name]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_zoo(name: str) -> Graph:
     """The graph of zoo network ``name`` (built once; graphs are immutable)."""
     graph = zoo_module(name).build()
