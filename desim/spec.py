@@ -44,9 +44,10 @@ def param(
     return field(default=default, metadata=meta)
 
 
-def subspec(cls: type[Spec], *, doc: str | None = None) -> Any:
-    """Declare a nested spec field defaulting to ``cls()``."""
-    return field(default_factory=cls, metadata={"doc": doc or (cls.__doc__ or "").strip()})
+def subspec(cls: type[Spec], *, doc: str | None = None, **defaults: Any) -> Any:
+    """Declare a nested spec field defaulting to ``cls(**defaults)``."""
+    return field(default_factory=lambda: cls(**defaults),
+                 metadata={"doc": doc or (cls.__doc__ or "").strip()})
 
 
 @dataclass(frozen=True)

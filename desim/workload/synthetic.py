@@ -18,9 +18,9 @@ class TileStream(Spec):
 
     name: str = param("tiles", doc="workload name")
     n_tiles: int = param(32, doc="number of tiles", ge=1)
-    in_bytes: int = param(16384, unit="B", doc="input bytes per tile (weights + activations)",
+    in_bytes: int = param(8192, unit="B", doc="input bytes per tile (weights + activations)",
                           ge=1)
-    out_bytes: int = param(4096, unit="B", doc="output bytes per tile", ge=0)
+    out_bytes: int = param(2048, unit="B", doc="output bytes per tile", ge=0)
     macs: int = param(262144, unit="MAC", doc="multiply-accumulates per tile", ge=0)
 
     @property
@@ -31,5 +31,5 @@ class TileStream(Spec):
 #: built-in synthetic workloads by name
 SYNTHETIC = {
     "tiles": TileStream(),
-    "tiles_membound": TileStream(name="tiles_membound", macs=16384),
+    "tiles_membound": TileStream(name="tiles_membound", macs=32768),
 }
