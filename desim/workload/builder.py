@@ -64,7 +64,7 @@ class GraphBuilder:
         k, s, d = _pair(kernel), _pair(stride), _pair(dilation)
         if x.rank != 4:
             raise SpecError(f"{kind} {name}: input {x.name} must be NHWC, has shape {x.shape}")
-        pad = padding_for(padding, x.shape[1:3], k, s, d)
+        pad = padding_for(padding, (x.shape[1], x.shape[2]), k, s, d)
         ho = window_output(x.shape[1], k[0], s[0], pad.top, pad.bottom, d[0])
         wo = window_output(x.shape[2], k[1], s[1], pad.left, pad.right, d[1])
         weights = b = None

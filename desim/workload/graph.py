@@ -21,7 +21,7 @@ from desim.workload.op import Op
 from desim.workload.tensor import Tensor
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Graph:
     """A DNN inference graph. ``ops`` is a valid execution order (as in the source file);
     ``source`` says where the graph came from (``zoo:resnet8``, a file path)."""
@@ -61,9 +61,8 @@ class Graph:
                 raise SpecError(f"graph {self.name}: two ops are named '{op.name}'; "
                                 "op names must be unique")
             ops_by_name[op.name] = op
-            for t in (*op.inputs, op.output, op.weights, op.bias):
-                if t is not None:
-                    add(t, f"op {op.name}")
+            for t in (*op.inputs, op.output, *(c for c in (op.weights, op.bias) if c is not None)):
+                add(t, f"op {op.name}")
             out = op.output.name
             if out in producer or any(t.name == out for t in self.inputs):
                 raise SpecError(f"graph {self.name}: tensor '{out}' is written twice "
@@ -86,6 +85,10 @@ class Graph:
         object.__setattr__(self, "_consumers", {k: tuple(v) for k, v in consumers.items()})
         object.__setattr__(self, "_ops_by_name", ops_by_name)
         object.__setattr__(self, "_topo", self._kahn())
+
+    def __repr__(self) -> str:
+        return (f"Graph({self.name!r}, {len(self.ops)} ops, {self.macs:,} MACs, "
+                f"{self.params:,} params, source={self.source!r})")
 
     # -- structure --------------------------------------------------------------------
 

@@ -346,6 +346,7 @@ class _Importer:
             t = n.op_type
             if t == "QuantizeLinear":
                 self.act_quant[n.outputs[0]] = self._quant(n, 1, n.attr("axis", 1))
+                self.out_dtype[n.outputs[0]] = self._zp_dtype(n, 2)
             elif t == "DequantizeLinear":
                 self.act_quant.setdefault(n.inputs[0], self._quant(n, 1, n.attr("axis", 1)))
             elif t in _QLINEAR_IO:
@@ -567,7 +568,7 @@ class _Importer:
                     raise self.fail(f"Add node '{n.name}': adding a constant is supported only "
                                     "as the bias of a MatMul")
             a, b = self._in(n, 0), self._in(n, 1)
-        out = self._new(n, a.shape, a.dtype, self.onnx_shapes[a.name])
+        out = self._new(n, a.shape, a.dtype, self._onnx_shape(a))
         return Op(n.name, OpKind.ADD, (a, b), out, activation=n.act)
 
     def pool(self, n: _Node) -> Op:

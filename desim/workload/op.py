@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
@@ -59,14 +60,14 @@ FUSES_ACTIVATION = WEIGHTED | {OpKind.ADD, OpKind.AVG_POOL2D, OpKind.MAX_POOL2D,
                                OpKind.CONCAT}
 
 
-def _pair(name: str, what: str, value: object) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(value)  # type: ignore[arg-type]
+def _pair(name: str, what: str, value: Any) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, int) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, int | np.integer) and v >= 1 for v in pair):
         raise SpecError(f"op {name}: {what} must be one or two integers >= 1, got {value!r}")
     return int(pair[0]), int(pair[1])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Op:
     """One operator: activation ``inputs`` (in operand order), one ``output``, and for
     conv / depthwise / fully-connected its ``weights`` and optional ``bias``.
@@ -121,6 +122,10 @@ class Op:
             raise SpecError(f"op {name}: a {kind} op takes no weights or bias")
         _CHECKS[kind](self)
 
+    def __repr__(self) -> str:
+        ins = ", ".join(str(t.shape) for t in self.inputs)
+        return f"Op({self.name!r}, {self.kind.value}, {ins} -> {self.output.shape})"
+
     # -- shapes -----------------------------------------------------------------------
 
     @property
@@ -140,15 +145,18 @@ class Op:
     @property
     def macs(self) -> int:
         """Multiply-accumulates; padded positions count."""
+        w = self.weights
         if self.kind is OpKind.CONV2D:
+            assert w is not None
             n, ho, wo, co = self.output.shape
-            _, kh, kw, ci = self.weights.shape  # type: ignore[union-attr]
+            _, kh, kw, ci = w.shape
             return n * ho * wo * co * kh * kw * ci
         if self.kind is OpKind.DEPTHWISE_CONV2D:
             n, ho, wo, co = self.output.shape
             return n * ho * wo * co * self.kernel[0] * self.kernel[1]
         if self.kind is OpKind.FULLY_CONNECTED:
-            return self.output.size * self.weights.shape[1]  # type: ignore[union-attr]
+            assert w is not None
+            return self.output.size * w.shape[1]
         return 0
 
     @property

@@ -38,7 +38,7 @@ def layer_row(index: int, op: Op) -> dict[str, Any]:
 def format_table(graph: Graph) -> str:
     """Aligned text table; pad is explicit top,bottom,left,right; then a totals block."""
     rows = [layer_row(i, op) for i, op in enumerate(graph.ops)]
-    total = {c: "" for c in COLUMNS}
+    total: dict[str, Any] = {c: "" for c in COLUMNS}
     total.update({"name": "total", "params": graph.params, "MACs": graph.macs})
     cells = [[_cell(c, r[c]) for c in COLUMNS] for r in (*rows, total)]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(COLUMNS)]

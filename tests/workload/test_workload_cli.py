@@ -15,7 +15,9 @@ def test_list_shows_zoo_and_synthetic(capsys):
     assert set(rows) == {"autoencoder", "dscnn", "mobilenetv1_vww", "mobilenetv2", "resnet8",
                          "tiles", "tiles_membound"}
     assert rows["mobilenetv2"][1:4] == ["zoo", "300,774,272", "3,487,816"]
-    assert rows["tiles"][1:3] == ["synthetic", "8,388,608"] and out[-2].endswith("(default)")
+    tiles = load_workload("tiles")
+    assert rows["tiles"][1:3] == ["synthetic", f"{tiles.total_macs:,}"]
+    assert out[-2].endswith("(default)")
 
 
 def test_show_zoo_table(capsys):
@@ -28,8 +30,10 @@ def test_show_zoo_table(capsys):
 
 def test_show_synthetic(capsys):
     assert main(["workloads", "show", "tiles_membound"]) == 0
-    out = capsys.readouterr().out
-    assert "macs" in out and "16384" in out
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("tiles_membound  (synthetic: ")
+    macs = next(line.split() for line in out if line.split()[0] == "macs")
+    assert macs[1:3] == [str(load_workload("tiles_membound").macs), "MAC"]
 
 
 def test_show_tflite_and_write_json(shared_dir, tmp_path, capsys):
