@@ -23,9 +23,11 @@ never carries more than its bandwidth: its reservations never overlap and each l
 least n / bandwidth cycles.
 
 Events grow with contended chunks, never with cycles: a transfer alone on its links
-reserves all its chunks at once (two events) and is cut back to its current chunk when a
-competitor arrives, which gives exactly the chunk-by-chunk timeline. The path latency is
-a pure delay added once after the last chunk (it occupies no link).
+reserves all its chunks at once (one event) and is cut back to its chunk in progress when
+a competitor arrives, which gives exactly the chunk-by-chunk timeline. A transfer
+advances in callbacks of its own events; its caller resumes once, when the last byte
+arrives. The path latency is a pure delay added once after the last chunk (it occupies
+no link).
 
 Memory ports (:mod:`desim.hw.memory`) are links too and reuse :func:`stream`.
 """
@@ -232,13 +234,13 @@ def _advance(xf: _Transfer) -> None:
         xf.done.callbacks.insert(0, xf.leave)
         _succeed_at(xf.done, end - now)
         return
-    xf.timer = timer = simpy.Event(env)
+    xf.timer = timer = env.timeout(end - now)
     timer.callbacks.append(xf.step)
-    _succeed_at(timer, end - now)
 
 
 def _succeed_at(ev: simpy.Event, delay: int) -> None:
-    """``ev.succeed()`` taking effect ``delay`` ps from now (what succeed() does, delayed)."""
+    """``ev.succeed()`` taking effect ``delay`` ps from now: what ``succeed`` and SimPy's
+    ``Timeout`` do, for an event the caller already waits on (saves a relay event)."""
     ev._ok = True  # type: ignore[attr-defined]
     ev._value = None  # type: ignore[attr-defined]
     ev.env.schedule(ev, delay=delay)
@@ -335,9 +337,8 @@ def _truncate(holder: _Transfer, now: int, tracer: Any) -> None:
     holder.remaining += n - kept
     holder.res = (start, kept, per_chunk)
     _commit(holder, tracer)
-    holder.timer = timer = simpy.Event(holder.env)  # the old timer is now stale
+    holder.timer = timer = holder.env.timeout(end - now)  # the old timer is now stale
     timer.callbacks.append(holder.step)
-    _succeed_at(timer, end - now)
 
 
 def _commit(xf: _Transfer, tracer: Any) -> None:

@@ -1,0 +1,393 @@
+"""DMA engine: strided copies between memory targets across the interconnect.
+
+Software queues a descriptor (1D, 2D or 3D strided, as PULP mchan and iDMA describe
+copies) on a channel. The channel serves its queue in order: it pays ``setup_cycles``,
+splits the copy into contiguous runs (adjacent rows merge) and each run into bursts of at
+most ``max_burst_bytes``, and moves every burst in three steps,
+
+    source.access(read) -> interconnect.transfer(source node, destination node)
+                        -> destination.access(write)
+
+with up to ``outstanding`` bursts in flight (one server loop per slot). The memory
+targets and the links arbitrate between masters; each channel is one master, so its own
+bursts keep their order at every resource. A descriptor completes when its last burst is
+written.
+
+Timing of one descriptor of m bursts of b bytes on idle resources, for the three stages
+s = read, transfer, write with latency a_s and burst time t_s (t_s = b / bandwidth_s):
+
+    T = setup + sum_s (a_s + t_s) + (m - 1) * max_s t_s
+
+(a pipeline paced by its slowest stage), valid while the in-flight window covers the
+round trip: outstanding * max_s t_s >= sum_s (a_s + t_s). Back to back, n descriptors take
+n * T, so throughput approaches m * b / (setup + (m - 1) * max_s t_s + ...) i.e. the path
+bandwidth less the per-descriptor setup.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from desim.errors import SpecError
+from desim.hw.interconnect import Interconnect
+from desim.kernel import Component
+from desim.spec import Spec, param
+
+_MCHAN = "gvsoc-pulp pulp/mchan/mchan_v7.py"
+
+
+@dataclass(frozen=True)
+class DmaSpec(Spec):
+    """A multi-channel DMA engine; the defaults describe the PULP cluster mchan."""
+
+    channels: int = param(
+        1, ge=1, doc="independent channels, each with its own queue, served in parallel",
+        source="one cluster DMA engine per PULP cluster (gvsoc pulp_open cluster.py)")
+    queue_depth: int = param(
+        2, ge=1, doc="descriptors waiting per channel; a submit blocks while it is full",
+        source=f"mchan v7 core queue depth 2 ({_MCHAN})")
+    max_burst_bytes: int = param(
+        256, unit="B", ge=1, doc="largest burst; each burst is one modelled transaction",
+        source=f"mchan v7 max_burst_length 256 B ({_MCHAN})")
+    outstanding: int = param(
+        8, ge=1, doc="bursts in flight per channel",
+        source=f"mchan v7 up to 8 outstanding external reads and 8 writes ({_MCHAN})")
+    setup_cycles: int = param(
+        12, unit="cycles", ge=0, doc="per-descriptor programming and start cost",
+        source="estimate: mchan 2D command = 1 counter read + 5 register writes "
+               f"({_MCHAN}, MAX_CMD_WORDS) at ~2 cycles each on the peripheral bus")
+
+
+# -- descriptors ------------------------------------------------------------------------
+
+def _check(desc: Any, **fields: int) -> None:
+    for name, value in fields.items():
+        least = 1 if name in ("nbytes", "row_bytes", "rows", "planes") else 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise SpecError(f"{type(desc).__name__}.{name} = {value!r}: give an integer "
+                            f">= {least}")
+
+
+@dataclass(frozen=True)
+class Copy1D:
+    """``nbytes`` contiguous bytes from ``src`` to ``dst``."""
+
+    src: int
+    dst: int
+    nbytes: int
+
+    def __post_init__(self) -> None:
+        _check(self, src=self.src, dst=self.dst, nbytes=self.nbytes)
+
+    def spans(self) -> Iterator[tuple[int, int, int]]:
+        """(source address, destination address, bytes) of every row, in order."""
+        yield self.src, self.dst, self.nbytes
+
+    @property
+    def total_bytes(self) -> int:
+        return self.nbytes
+
+    def extent(self) -> tuple[int, int]:
+        """Bytes spanned at the source and at the destination (first to last byte)."""
+        return self.nbytes, self.nbytes
+
+
+@dataclass(frozen=True)
+class Copy2D:
+    """``rows`` rows of ``row_bytes``; row r starts at ``src + r * src_stride`` and lands
+    at ``dst + r * dst_stride``."""
+
+    src: int
+    dst: int
+    row_bytes: int
+    rows: int
+    src_stride: int
+    dst_stride: int
+
+    def __post_init__(self) -> None:
+        _check(self, src=self.src, dst=self.dst, row_bytes=self.row_bytes, rows=self.rows,
+               src_stride=self.src_stride, dst_stride=self.dst_stride)
+
+    def spans(self) -> Iterator[tuple[int, int, int]]:
+        for r in range(self.rows):
+            yield self.src + r * self.src_stride, self.dst + r * self.dst_stride, self.row_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        return self.rows * self.row_bytes
+
+    def extent(self) -> tuple[int, int]:
+        last = self.rows - 1
+        return last * self.src_stride + self.row_bytes, last * self.dst_stride + self.row_bytes
+
+
+@dataclass(frozen=True)
+class Copy3D:
+    """``planes`` planes of a 2D copy; plane p is offset by ``p * src_plane_stride`` at the
+    source and ``p * dst_plane_stride`` at the destination."""
+
+    src: int
+    dst: int
+    row_bytes: int
+    rows: int
+    planes: int
+    src_stride: int
+    dst_stride: int
+    src_plane_stride: int
+    dst_plane_stride: int
+
+    def __post_init__(self) -> None:
+        _check(self, src=self.src, dst=self.dst, row_bytes=self.row_bytes, rows=self.rows,
+               planes=self.planes, src_stride=self.src_stride, dst_stride=self.dst_stride,
+               src_plane_stride=self.src_plane_stride, dst_plane_stride=self.dst_plane_stride)
+
+    def spans(self) -> Iterator[tuple[int, int, int]]:
+        for p in range(self.planes):
+            s0, d0 = self.src + p * self.src_plane_stride, self.dst + p * self.dst_plane_stride
+            for r in range(self.rows):
+                yield s0 + r * self.src_stride, d0 + r * self.dst_stride, self.row_bytes
+
+    @property
+    def total_bytes(self) -> int:
+        return self.planes * self.rows * self.row_bytes
+
+    def extent(self) -> tuple[int, int]:
+        lp, lr = self.planes - 1, self.rows - 1
+        return (lp * self.src_plane_stride + lr * self.src_stride + self.row_bytes,
+                lp * self.dst_plane_stride + lr * self.dst_stride + self.row_bytes)
+
+
+Descriptor = Copy1D | Copy2D | Copy3D
+
+
+def runs(desc: Descriptor) -> Iterator[tuple[int, int, int]]:
+    """Contiguous (src, dst, bytes) runs of ``desc``: rows that continue the previous row
+    at both ends are merged."""
+    cur: list[int] | None = None
+    for s, d, n in desc.spans():
+        if cur is not None and s == cur[0] + cur[2] and d == cur[1] + cur[2]:
+            cur[2] += n
+            continue
+        if cur is not None:
+            yield cur[0], cur[1], cur[2]
+        cur = [s, d, n]
+    if cur is not None:
+        yield cur[0], cur[1], cur[2]
+
+
+# -- address map ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Region:
+    """An address range served by a memory target attached at an interconnect node.
+
+    ``target`` implements ``access(addr, nbytes, write, master)`` (an Sram, the DRAM
+    model, ...)."""
+
+    name: str
+    base: int
+    size: int
+    target: Any = field(repr=False, compare=False)
+    node: str
+
+    @classmethod
+    def of(cls, mem: Any, node: str) -> Region:
+        """The region of a memory that knows its ``base`` and ``size`` (e.g. an Sram)."""
+        return cls(mem.name, mem.base, mem.size, mem, node)
+
+    def contains(self, addr: int, nbytes: int) -> bool:
+        return self.base <= addr and addr + nbytes <= self.base + self.size
+
+
+@dataclass
+class DmaRecord:
+    """What a completed descriptor did: the value of its completion event."""
+
+    name: str
+    channel: int
+    nbytes: int
+    src: str
+    dst: str
+    start_ps: int
+    end_ps: int
+    #: the (path, lane) trace track of the descriptor, for drawing flows to it
+    track: tuple[str, str]
+    flow: int | None = None
+
+
+@dataclass
+class _Job:
+    desc: Descriptor
+    name: str
+    src: Region
+    dst: Region
+    bursts: int
+    done: simpy.Event
+    flow: int | None
+
+
+class _Channel:
+    """One queue, its server loop and its burst slots."""
+
+    def __init__(self, index: int, master: str):
+        self.index = index
+        self.lane = f"ch{index}"
+        self.master = master
+        self.queue: deque[_Job] = deque()
+        self.space: deque[simpy.Event] = deque()  # submitters waiting for a queue slot
+        self.wakeup: simpy.Event | None = None  # the server, waiting for work
+        self.idle: deque[simpy.Event] = deque()  # slots waiting for bursts
+        self.job: _Job | None = None
+        self.bursts: Iterator[tuple[int, int, int]] | None = None
+        self.left = 0
+        self.finished: simpy.Event | None = None
+
+
+class Dma(Component):
+    """A DMA engine moving descriptors between the regions of its address map."""
+
+    kind = "dma"
+
+    def __init__(self, parent: Component, name: str, ic: Interconnect,
+                 regions: Sequence[Region], spec: DmaSpec | None = None):
+        spec = spec or DmaSpec()
+        super().__init__(parent, name, spec=spec)
+        self.ic = ic
+        self.regions = tuple(sorted(regions, key=lambda r: r.base))
+        self._check_regions()
+        self._setup_ps = self.clock.ps(spec.setup_cycles)
+        self._burst = spec.max_burst_bytes
+        self.channels = [_Channel(i, f"{self.path}.ch{i}") for i in range(spec.channels)]
+        for ch in self.channels:
+            self.process(self._serve(ch), f"{ch.lane}.server", daemon=True)
+            for k in range(spec.outstanding):
+                self.process(self._slot(ch), f"{ch.lane}.slot{k}", daemon=True)
+
+    def _check_regions(self) -> None:
+        prev = None
+        for r in self.regions:
+            if not callable(getattr(r.target, "access", None)):
+                raise SpecError(f"{self.path}: region '{r.name}' target has no "
+                                "access(addr, nbytes, write, master) method")
+            if r.node not in self.ic.graph:
+                raise SpecError(f"{self.path}: region '{r.name}' is attached at node "
+                                f"'{r.node}', which {self.ic.path} does not have")
+            if prev is not None and r.base < prev.base + prev.size:
+                raise SpecError(f"{self.path}: regions '{prev.name}' and '{r.name}' overlap "
+                                f"at {r.base:#x}; give disjoint address ranges")
+            prev = r
+        nodes = list(dict.fromkeys(r.node for r in self.regions))
+        self.ic.check_routes((a, b) for a in nodes for b in nodes if a != b)
+
+    def region(self, addr: int, nbytes: int = 1) -> Region:
+        """The region holding ``[addr, addr + nbytes)`` (SpecError when none does)."""
+        for r in self.regions:
+            if r.contains(addr, nbytes):
+                return r
+        known = ", ".join(f"{r.name} [{r.base:#x}, {r.base + r.size:#x})" for r in self.regions)
+        raise SpecError(f"{self.path}: no region holds [{addr:#x}, {addr + nbytes:#x}); "
+                        f"regions: {known}")
+
+    # -- software interface --------------------------------------------------------------
+
+    def submit(self, desc: Descriptor, channel: int = 0, name: str = "",
+               flow: int | None = None) -> Generator[simpy.Event, Any, simpy.Event]:
+        """Queue ``desc`` on ``channel``, waiting while its queue is full.
+
+        Use as ``done = yield from dma.submit(desc)``; ``done`` triggers with a
+        :class:`DmaRecord` when the last byte is written. ``flow`` (a trace flow id of the
+        caller's) is recorded with the transfer.
+        """
+        if not 0 <= channel < len(self.channels):
+            raise SpecError(f"{self.path}: channel {channel} does not exist; this DMA has "
+                            f"{len(self.channels)} (set dma.channels)")
+        src_span, dst_span = desc.extent()
+        src, dst = self.region(desc.src, src_span), self.region(desc.dst, dst_span)
+        burst = self._burst
+        bursts = sum(-(-n // burst) for _, _, n in runs(desc))
+        job = _Job(desc, name or "dma", src, dst, bursts, self.sim.event(f"{self.path} done"),
+                   flow)
+        ch = self.channels[channel]
+        while len(ch.queue) >= self.spec.queue_depth:
+            ev = self.sim.event(f"a free slot in {self.path} {ch.lane} queue")
+            ch.space.append(ev)
+            yield ev
+        ch.queue.append(job)
+        if ch.wakeup is not None:
+            ch.wakeup.succeed()
+            ch.wakeup = None
+        return job.done
+
+    def copy(self, desc: Descriptor, channel: int = 0, name: str = "",
+             flow: int | None = None) -> Generator[simpy.Event, Any, DmaRecord]:
+        """Submit ``desc`` and wait for it: ``record = yield from dma.copy(desc)``."""
+        done = yield from self.submit(desc, channel, name, flow)
+        record: DmaRecord = yield done
+        return record
+
+    # -- server loops --------------------------------------------------------------------
+
+    def _serve(self, ch: _Channel) -> Generator[simpy.Event, Any, None]:
+        env = self.env
+        while True:
+            while not ch.queue:
+                ch.wakeup = env.event()
+                yield ch.wakeup
+            job = ch.queue.popleft()
+            if ch.space:
+                ch.space.popleft().succeed()
+            start = self.begin()
+            if self._setup_ps:
+                yield env.timeout(self._setup_ps)
+            ch.job, ch.left = job, job.bursts
+            ch.bursts = self._bursts(job.desc)
+            ch.finished = finished = env.event()
+            for _ in range(min(job.bursts, len(ch.idle))):
+                ch.idle.popleft().succeed()
+            yield finished
+            ch.job = ch.bursts = None
+            n = job.desc.total_bytes
+            self.counters["bytes"] += n
+            self.counters["descriptors"] += 1
+            src = f"{job.src.name}@{job.desc.src:#x}"
+            dst = f"{job.dst.name}@{job.desc.dst:#x}"
+            if self._tracer is not None:
+                args: dict[str, Any] = {"bytes": n, "src": src, "dst": dst}
+                if job.flow is not None:
+                    args["flow"] = job.flow
+                self.end(start, ch.lane, job.name, "dma", args)
+            else:
+                self.end(start, ch.lane, job.name, "dma")
+            job.done.succeed(DmaRecord(job.name, ch.index, n, src, dst, start, env.now,
+                                       (self.path, ch.lane), job.flow))
+
+    def _bursts(self, desc: Descriptor) -> Iterator[tuple[int, int, int]]:
+        burst = self._burst
+        for s, d, n in runs(desc):
+            for off in range(0, n, burst):
+                yield s + off, d + off, min(burst, n - off)
+
+    def _slot(self, ch: _Channel) -> Generator[simpy.Event, Any, None]:
+        """One outstanding-burst slot: read, cross, write, one burst at a time."""
+        env, ic, master = self.env, self.ic, ch.master
+        while True:
+            job = ch.job
+            item = next(ch.bursts, None) if ch.bursts is not None else None
+            if item is None or job is None:
+                ev = env.event()
+                ch.idle.append(ev)
+                yield ev
+                continue
+            s, d, n = item
+            src, dst = job.src, job.dst
+            yield from src.target.access(s, n, False, master)
+            yield from ic.transfer(src.node, dst.node, n, master, job.name)
+            yield from dst.target.access(d, n, True, master)
+            ch.left -= 1
+            if not ch.left:
+                ch.finished.succeed()  # type: ignore[union-attr]
