@@ -265,14 +265,14 @@ class _Importer:
     def _quant(self, n: _Node, first: int, axis: int | None) -> Quant:
         """Scale and zero point from inputs ``first`` and ``first + 1`` of ``n``."""
         scale = self._const(n, first)
-        zp_name = n.inputs[first + 1] if len(n.inputs) > first + 1 else ""
-        zp = self.consts[zp_name] if zp_name else np.zeros_like(scale, np.uint8)
+        has_zp = len(n.inputs) > first + 1 and n.inputs[first + 1]
+        zp = self._const(n, first + 1) if has_zp else np.zeros_like(scale, np.uint8)
         scale, zp = np.atleast_1d(scale).astype(np.float64), np.atleast_1d(zp)
         return Quant(tuple(scale), tuple(int(z) for z in zp), axis if scale.size > 1 else None)
 
     def _zp_dtype(self, n: _Node, index: int) -> str:
-        name = n.inputs[index] if len(n.inputs) > index else ""
-        return str(self.consts[name].dtype) if name else "uint8"
+        has_zp = len(n.inputs) > index and n.inputs[index]
+        return str(self._const(n, index).dtype) if has_zp else "uint8"
 
     def _const(self, n: _Node, index: int) -> np.ndarray:
         name = n.inputs[index] if len(n.inputs) > index else ""

@@ -13,7 +13,6 @@ Costs (batch ``N``, output ``Ho x Wo x Co``, kernel ``Kh x Kw``, input channels 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -48,10 +47,6 @@ class Activation(StrEnum):
     RELU6 = "relu6"
     RELU_N1_TO_1 = "relu_n1_to_1"
 
-
-#: real-valued clamp bounds of each fused activation
-ACTIVATION_BOUNDS = {Activation.NONE: (-math.inf, math.inf), Activation.RELU: (0.0, math.inf),
-                     Activation.RELU6: (0.0, 6.0), Activation.RELU_N1_TO_1: (-1.0, 1.0)}
 
 WINDOWED = frozenset({OpKind.CONV2D, OpKind.DEPTHWISE_CONV2D, OpKind.AVG_POOL2D,
                       OpKind.MAX_POOL2D})
@@ -176,28 +171,6 @@ class Op:
     @property
     def act_out_bytes(self) -> int:
         return self.output.nbytes
-
-    def activation_range(self) -> tuple[float, float]:
-        """Clamp bounds of the output after the fused activation.
-
-        For a quantised output these are integer codes computed as TFLite does
-        (``zero_point + round(bound / scale)`` in float32, limited to the dtype's range);
-        for a float output they are the real bounds.
-        """
-        lo, hi = ACTIVATION_BOUNDS[self.activation]
-        out = self.output
-        if out.quant is None:
-            return lo, hi
-        info = np.iinfo(out.dtype)
-        scale, zp = np.float32(out.quant.scale[0]), out.quant.zero_point[0]
-
-        def code(x: float) -> int:
-            q = float(np.float32(x) / scale)
-            return zp + int(math.copysign(math.floor(abs(q) + 0.5), q))
-
-        qlo = info.min if lo == -math.inf else max(info.min, code(lo))
-        qhi = info.max if hi == math.inf else min(info.max, code(hi))
-        return qlo, qhi
 
 
 # -- per-kind checks ------------------------------------------------------------------

@@ -124,22 +124,6 @@ def test_op_checks_name_the_op_and_the_fix():
         Op("s", OpKind.SOFTMAX, (x,), Tensor("y", x.shape), axis=1)
 
 
-def test_activation_range_follows_tflite():
-    """Quantised clamp = zp + round(bound / scale), clipped to int8; floats keep the bounds."""
-    def rng(act, scale, zp):
-        x = Tensor("x", (1, 4), quant=Quant((1.0,), (0,)))
-        y = Tensor("y", (1, 4), quant=Quant((scale,), (zp,)))
-        return Op("a", OpKind.ADD, (x, x), y, activation=act).activation_range()
-
-    assert rng("none", 0.05, -10) == (-128, 127)
-    assert rng("relu", 0.05, -10) == (-10, 127)
-    assert rng("relu6", 0.05, -10) == (-10, 110)
-    assert rng("relu_n1_to_1", 0.1, 0) == (-10, 10)
-    assert rng("relu6", 6 / 255, -128) == (-128, 127)
-    y = Tensor("y", (1, 4), "float32")
-    assert Op("a", OpKind.ADD, (y, y), y, activation="relu6").activation_range() == (0.0, 6.0)
-
-
 # -- graphs ---------------------------------------------------------------------------
 
 
