@@ -141,6 +141,14 @@ def test_resnet8_mirror_matches_the_zoo(qdq):
         "int32" if qdq else "float32"}
 
 
+def test_load_workload_reads_an_onnx_file(tmp_path):
+    path = tmp_path / "r8.onnx"
+    path.write_bytes(resnet8_onnx(False).SerializeToString())
+    g = load_workload(str(path))
+    assert (g.name, g.source, g.macs) == ("r8", str(path), 12_501_632)
+    assert g == parse_onnx(resnet8_onnx(False), name="r8", source=str(path))
+
+
 def test_qdq_keeps_weights_and_parameters():
     """Weights are transposed OIHW -> OHWI bit for bit, with their per-channel scales."""
     model = resnet8_onnx(qdq=True)
