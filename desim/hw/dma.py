@@ -2,26 +2,31 @@
 
 Software queues a descriptor (1D, 2D or 3D strided, as PULP mchan and iDMA describe
 copies) on a channel. The channel serves its queue in order: it pays ``setup_cycles``,
-splits the copy into contiguous runs (adjacent rows merge) and each run into bursts of at
-most ``max_burst_bytes``, and moves every burst in three steps,
+then moves the descriptor's bytes from the source target, across the interconnect, to
+the destination target. Each channel is one master (``<dma>.ch<i>``): its traffic keeps
+its order at every port and link, and channels share them by arbitration.
 
-    source.access(read) -> interconnect.transfer(source node, destination node)
-                        -> destination.access(write)
-
-with up to ``outstanding`` bursts in flight (one server loop per slot). The memory
-targets and the links arbitrate between masters; each channel is one master, so its own
-bursts keep their order at every resource. A descriptor completes when its last burst is
-written.
-
-Timing of one descriptor of m bursts of b bytes on idle resources, for the three stages
-s = read, transfer, write with latency a_s and burst time t_s (t_s = b / bandwidth_s):
+The copy is a pipeline of bursts of b = min(max_burst_bytes, first row) bytes through
+three stages s = read, transfer, write, of latency a_s and burst time t_s. On idle
+resources a descriptor of N bytes in m bursts takes (cycles)
 
     T = setup + sum_s (a_s + t_s) + (m - 1) * max_s t_s
+      = setup + sum_s a_s + (sum_s t_s - max_s t_s) + N / min_s bandwidth_s
 
-(a pipeline paced by its slowest stage), valid while the in-flight window covers the
-round trip: outstanding * max_s t_s >= sum_s (a_s + t_s). Back to back, n descriptors take
-n * T, so throughput approaches m * b / (setup + (m - 1) * max_s t_s + ...) i.e. the path
-bandwidth less the per-descriptor setup.
+while the in-flight window covers a burst's round trip,
+outstanding * max_s t_s >= sum_s (a_s + t_s); back to back, n descriptors take n * T.
+
+Two ways to run it, which agree on that formula:
+
+- streamed (both targets expose their ``port`` link, as an Sram does, and the window is
+  not limiting): the descriptor is one cut-through transfer over the source port, the
+  interconnect path and the destination port (:func:`desim.hw.interconnect.stream`),
+  arbitrated chunk by chunk, with the pipeline fill sum_s t_s - max_s t_s added to the
+  path latency. A few events per descriptor.
+- burst by burst (any other target, e.g. the DRAM model, a copy within one memory, or a
+  limiting window): each burst calls source.access(read), interconnect.transfer and
+  destination.access(write) in turn, with up to ``outstanding`` bursts in flight (one
+  server loop per slot). A few events per burst.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from typing import Any
 import simpy
 
 from desim.errors import SpecError
-from desim.hw.interconnect import Interconnect
+from desim.hw.interconnect import Interconnect, Link, Route, stream
 from desim.kernel import Component
 from desim.spec import Spec, param
 
@@ -262,6 +267,8 @@ class Dma(Component):
         self._check_regions()
         self._setup_ps = self.clock.ps(spec.setup_cycles)
         self._burst = spec.max_burst_bytes
+        #: streamed routes (None: burst by burst) by (source, destination, burst bytes)
+        self._plans: dict[tuple[str, str, int], Route | None] = {}
         self.channels = [_Channel(i, f"{self.path}.ch{i}") for i in range(spec.channels)]
         for ch in self.channels:
             self.process(self._serve(ch), f"{ch.lane}.server", daemon=True)
@@ -344,14 +351,18 @@ class Dma(Component):
             start = self.begin()
             if self._setup_ps:
                 yield env.timeout(self._setup_ps)
-            ch.job, ch.left = job, job.bursts
-            ch.bursts = self._bursts(job.desc)
-            ch.finished = finished = env.event()
-            for _ in range(min(job.bursts, len(ch.idle))):
-                ch.idle.popleft().succeed()
-            yield finished
-            ch.job = ch.bursts = None
             n = job.desc.total_bytes
+            route = self._streamed(job)
+            if route is not None:
+                yield from self._stream(ch, job, route, n)
+            else:
+                ch.job, ch.left = job, job.bursts
+                ch.bursts = self._bursts(job.desc)
+                ch.finished = finished = env.event()
+                for _ in range(min(job.bursts, len(ch.idle))):
+                    ch.idle.popleft().succeed()
+                yield finished
+                ch.job = ch.bursts = None
             self.counters["bytes"] += n
             self.counters["descriptors"] += 1
             src = f"{job.src.name}@{job.desc.src:#x}"
@@ -363,8 +374,45 @@ class Dma(Component):
                 self.end(start, ch.lane, job.name, "dma", args)
             else:
                 self.end(start, ch.lane, job.name, "dma")
-            job.done.succeed(DmaRecord(job.name, ch.index, n, src, dst, start, env.now,
+            job.done.succeed(DmaRecord(job.name, ch.index, n, src, dst, start, self.sim.now,
                                        (self.path, ch.lane), job.flow))
+
+    def _streamed(self, job: _Job) -> Route | None:
+        """The cut-through route of ``job`` (source port, interconnect path, destination
+        port), or None when it must go burst by burst."""
+        sport = getattr(job.src.target, "port", None)
+        dport = getattr(job.dst.target, "port", None)
+        if not (isinstance(sport, Link) and isinstance(dport, Link)) or sport is dport:
+            return None
+        burst = min(self._burst, next(runs(job.desc))[2])
+        key = (job.src.name, job.dst.name, burst)
+        if key in self._plans:
+            return self._plans[key]
+        path = self.ic.route(job.src.node, job.dst.node)
+        stages = (sport.dur(burst), max((link.dur(burst) for link in path.links), default=0),
+                  dport.dur(burst))
+        latency = sport.latency_ps + path.latency_ps + dport.latency_ps
+        route = None
+        if self.spec.outstanding * max(stages) >= latency + sum(stages):
+            links = (sport, *path.links, dport)
+            route = Route(job.src.node, job.dst.node, links,
+                          latency + sum(stages) - max(stages),
+                          min(link.chunk_bytes for link in links))
+        self._plans[key] = route
+        return route
+
+    def _stream(self, ch: _Channel, job: _Job, route: Route, nbytes: int
+                ) -> Generator[simpy.Event, Any, None]:
+        ic = self.ic
+        ic.counters["bytes"] += nbytes
+        ic.counters["transfers"] += 1
+        tracer = self._tracer
+        args = ({"src": route.src, "dst": route.dst, "master": ch.master}
+                if tracer is not None else None)
+        yield from stream(self.env, route, nbytes, ch.master, ic.rank(ch.master), tracer,
+                          job.name, args)
+        job.src.target.account(nbytes, False)
+        job.dst.target.account(nbytes, True)
 
     def _bursts(self, desc: Descriptor) -> Iterator[tuple[int, int, int]]:
         burst = self._burst

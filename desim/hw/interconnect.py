@@ -222,7 +222,7 @@ def _advance(xf: _Transfer) -> None:
         xf.blocked = True
         return
     env = xf.env
-    now: int = env._now  # type: ignore[attr-defined]
+    now: int = env._now  # type: ignore[attr-defined,assignment]
     for link in xf.route.links:
         holder = link.bulk
         if holder is not None and holder is not xf:

@@ -132,18 +132,24 @@ class Sram(Component):
             raise SpecError(f"{self.path}: access of {nbytes} B at {addr:#x} falls outside "
                             f"[{self.base:#x}, {self.base + self.size:#x}); check the buffer "
                             "placement")
-        if write:
-            self.counters["bytes_written"] += nbytes
-            self.energy_pj += nbytes * self._write_pj
-        else:
-            self.counters["bytes_read"] += nbytes
-            self.energy_pj += nbytes * self._read_pj
+        self.account(nbytes, write)
         if nbytes == 0:
             return instant()
         tracer = self._tracer
         op = "write" if write else "read"
         args = {"master": master, "addr": addr} if tracer is not None else None
         return stream(self.env, self._route, nbytes, master, 0, tracer, op, args)
+
+    def account(self, nbytes: int, write: bool) -> None:
+        """Count ``nbytes`` read or written and their energy. A master that books the
+        ``port`` link directly in its own path (the DMA streaming between two memories)
+        calls this instead of :meth:`access`."""
+        if write:
+            self.counters["bytes_written"] += nbytes
+            self.energy_pj += nbytes * self._write_pj
+        else:
+            self.counters["bytes_read"] += nbytes
+            self.energy_pj += nbytes * self._read_pj
 
     def idle_ps(self, nbytes: int) -> int:
         """Duration of an access of ``nbytes`` by a master alone on the port."""
@@ -208,7 +214,7 @@ class Sram(Component):
         if self.occupancy > self.peak:
             self.peak = self.occupancy
         if self._tracer is not None:
-            self._tracer.counter(self.path, "occupancy", self.env.now, self.occupancy)
+            self._tracer.counter(self.path, "occupancy", self.sim.now, self.occupancy)
 
 
 def _conflict_stretch(banks: int, factor: float) -> Callable[[int], float] | None:
