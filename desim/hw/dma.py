@@ -57,7 +57,8 @@ class DmaSpec(Spec):
         2, ge=1, doc="descriptors waiting per channel; a submit blocks while it is full",
         source=f"mchan v7 core queue depth 2 ({_MCHAN})")
     max_burst_bytes: int = param(
-        256, unit="B", ge=1, doc="largest burst; each burst is one modelled transaction",
+        256, unit="B", ge=1, doc="largest burst: sets the pipeline fill, and the modelled "
+                                 "transaction when copying burst by burst",
         source=f"mchan v7 max_burst_length 256 B ({_MCHAN})")
     outstanding: int = param(
         8, ge=1, doc="bursts in flight per channel",
@@ -382,7 +383,9 @@ class Dma(Component):
         port), or None when it must go burst by burst."""
         sport = getattr(job.src.target, "port", None)
         dport = getattr(job.dst.target, "port", None)
-        if not (isinstance(sport, Link) and isinstance(dport, Link)) or sport is dport:
+        if (not (isinstance(sport, Link) and isinstance(dport, Link)) or sport is dport
+                or not callable(getattr(job.src.target, "account", None))
+                or not callable(getattr(job.dst.target, "account", None))):
             return None
         burst = min(self._burst, next(runs(job.desc))[2])
         key = (job.src.name, job.dst.name, burst)
