@@ -64,6 +64,7 @@ from typing import Any
 from desim.hw.dram.spec import DramSpec
 
 INF = 1 << 62
+_CLOSED = (-1, -1, False)
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,11 @@ class DramEngine:
     done. :meth:`fork` copies the state, e.g. to look ahead without committing.
     """
 
-    def __init__(self, spec: DramSpec):
+    def __init__(self, spec: DramSpec, log: bool = False):
         self.spec = s = spec
+        #: with ``log``: every command issued, as (cycle, "ACT"|"PRE"|"RD"|"WR"|"REF", bank,
+        #: row); bank is the rank for REF, row -1 for PRE and REF
+        self.log: list[tuple[int, str, int, int]] | None = [] if log else None
         self.txn_bytes = s.txn_bytes
         nb = s.banks
         self.nbanks = nb
@@ -151,6 +155,7 @@ class DramEngine:
         self.faw: list[list[int]] = [[] for _ in range(s.ranks)]  # last four ACT cycles
         self.cmdq: list[list[tuple[int, int, bool, int]]] = [[] for _ in range(nb)]
         self.lb = [INF] * nb           # lower bound of the bank's next command cycle
+        self.cand: list[tuple[int, int, bool] | None] = [None] * nb  # see _candidates
         self.n_cmd = 0
         self.rq: list[tuple[int, int, bool, int]] = []   # (bank, row, write, addr)
         self.wq: list[tuple[int, int, bool, int]] = []
@@ -353,14 +358,16 @@ class DramEngine:
         heap = self.done_heap
         while True:
             now = self.now
-            if stop_on_output and heap and heap[0][0] <= now:
-                return
             if idle_stop and not (self.streams or self.rq or self.wq or self.n_cmd):
                 return
             cn = self._cmd_next()
             t = min(self.ref_next, self.move_at, self.fe_at, cn)
             if t < now:
                 t = now
+            if stop_on_output and heap and heap[0][0] <= min(t, until):
+                # nothing happens before this completion: stop exactly at it
+                self.now = max(now, heap[0][0])
+                return
             if t >= until:
                 if now < until < INF:
                     self.now = until
@@ -410,57 +417,84 @@ class DramEngine:
                 return kind == 2
         return False
 
-    def _try_bank(self, b: int, t: int) -> int:
-        """Issue the first legal command of bank ``b``: 0 none, 1 ACT/PRE, 2 READ/WRITE."""
+    def _candidates(self, b: int) -> tuple[int, int, bool]:
+        """Scan bank ``b``'s queue: (first read hit, first write hit, head may precharge).
+
+        Indices are -1 when absent; a write hit that would overtake a read of its address
+        does not count. A closed bank returns (-1, -1, False): its head needs an ACT.
+        """
         q = self.cmdq[b]
-        r = self.rank_of[b]
-        g = self.bg_of[b]
         row = self.open_row[b]
         if row < 0:
+            return _CLOSED
+        i_rd = i_wr = -1
+        hit = False
+        for i, e in enumerate(q):
+            if e[1] != row:
+                continue
+            hit = True
+            if not e[2]:
+                if i_rd < 0:
+                    i_rd = i
+            elif i_wr < 0 and not any(x[3] == e[3] and not x[2] for x in q[:i]):
+                i_wr = i
+        pre = q[0][1] != row and (not hit or self.hits[b] >= self.spec.row_hit_cap)
+        return i_rd, i_wr, pre
+
+    def _times(self, b: int, c: tuple[int, int, bool]) -> tuple[int, int, int]:
+        """Earliest legal cycles of bank ``b``'s candidates (INF when absent): the ACT of a
+        closed bank or the head's PRE, the first read hit, the first write hit."""
+        r = self.rank_of[b]
+        g = self.bg_of[b]
+        if c is _CLOSED:
             ta = max(self.b_act[b], self.g_act[g], self.r_act[r])
             f = self.faw[r]
             if len(f) == 4 and f[0] + self.spec.tFAW > ta:
                 ta = f[0] + self.spec.tFAW
-            if ta <= t:
-                self._activate(b, q[0][1], t)
-                return 1
-            self.lb[b] = ta
-            return 0
-        best = INF
-        trd = twr = -1
-        for i, e in enumerate(q):
-            if e[1] == row:
-                if e[2]:
-                    addr = e[3]
-                    if any(x[3] == addr and not x[2] for x in q[:i]):
-                        continue  # a write never overtakes a read of its address
-                    if twr < 0:
-                        twr = max(self.b_col[b], self.g_wr[g], self.r_wr[r])
-                    if twr <= t:
-                        self._column(b, i, e, t)
-                        return 2
-                    best = min(best, twr)
-                else:
-                    if trd < 0:
-                        trd = max(self.b_col[b], self.g_rd[g], self.r_rd[r])
-                    if trd <= t:
-                        self._column(b, i, e, t)
-                        return 2
-                    best = min(best, trd)
-            elif i == 0 and (self.hits[b] >= self.spec.row_hit_cap
-                             or all(x[1] != row for x in q)):
-                tp = max(self.b_pre[b], self.r_pre[r])
-                if tp <= t:
-                    self._precharge(b, t, True)
-                    return 1
-                best = min(best, tp)
-        self.lb[b] = best
+            return ta, INF, INF
+        i_rd, i_wr, pre = c
+        return (max(self.b_pre[b], self.r_pre[r]) if pre else INF,
+                max(self.b_col[b], self.g_rd[g], self.r_rd[r]) if i_rd >= 0 else INF,
+                max(self.b_col[b], self.g_wr[g], self.r_wr[r]) if i_wr >= 0 else INF)
+
+    def _try_bank(self, b: int, t: int) -> int:
+        """Issue the first legal command of bank ``b``: 0 none, 1 ACT/PRE, 2 READ/WRITE.
+
+        In queue order the head's ACT or PRE comes first, then the first read or write hit
+        whose command is legal; otherwise ``lb[b]`` becomes the earliest cycle one can be.
+        """
+        c = self.cand[b]
+        if c is None:
+            c = self.cand[b] = self._candidates(b)
+        first, trd, twr = self._times(b, c)
+        if first <= t:
+            if c is _CLOSED:
+                self._activate(b, self.cmdq[b][0][1], t)
+            else:
+                self._precharge(b, t, True)
+            return 1
+        if trd <= t or twr <= t:
+            i_rd, i_wr = c[0], c[1]
+            self._column(b, i_rd if twr > t or (trd <= t and i_rd < i_wr) else i_wr, t)
+            return 2
+        self.lb[b] = min(first, trd, twr)
         return 0
+
+    def _bound(self, b: int, t: int) -> None:
+        """After bank ``b`` changed at cycle ``t``: its next command's earliest cycle."""
+        if not self.cmdq[b]:
+            self.lb[b] = INF
+            self.cand[b] = None
+            return
+        c = self.cand[b] = self._candidates(b)
+        self.lb[b] = max(t + 1, min(self._times(b, c)))
 
     def _activate(self, b: int, row: int, t: int) -> None:
         s = self.spec
         r = self.rank_of[b]
         g = self.bg_of[b]
+        if self.log is not None:
+            self.log.append((t, "ACT", b, row))
         self.open_row[b] = row
         self.hits[b] = 0
         self.b_col[b] = t + s.tRCD
@@ -475,11 +509,13 @@ class DramEngine:
             self.active_since[r] = t
         self.open_cnt[r] += 1
         self.n_act += 1
-        self.lb[b] = 0
+        self._bound(b, t)
 
     def _precharge(self, b: int, t: int, on_demand: bool) -> None:
         s = self.spec
         r = self.rank_of[b]
+        if self.log is not None:
+            self.log.append((t, "PRE", b, -1))
         self.open_row[b] = -1
         self.hits[b] = 0
         self.conflict[b] = on_demand
@@ -488,16 +524,19 @@ class DramEngine:
             self.r_pre[r] = max(self.r_pre[r], t + s.tPPD)
         self._close(r, t)
         self.n_pre += 1
-        self.lb[b] = 0 if self.cmdq[b] else INF
+        self._bound(b, t)
 
     def _close(self, r: int, t: int) -> None:
         self.open_cnt[r] -= 1
         if not self.open_cnt[r]:
             self.active_cycles[r] += t - self.active_since[r]
 
-    def _column(self, b: int, i: int, e: tuple[int, int, bool, int], t: int) -> None:
+    def _column(self, b: int, i: int, t: int) -> None:
         """Issue the READ or WRITE of command-queue entry ``i`` of bank ``b``."""
         q = self.cmdq[b]
+        e = q[i]
+        if self.log is not None:
+            self.log.append((t, "WR" if e[2] else "RD", b, e[1]))
         if len(q) == self.spec.cmd_queue_depth:
             self.rq_mov += self.rqc[b]
             self.wq_mov += self.wqc[b]
@@ -558,7 +597,7 @@ class DramEngine:
             self.b_act[b] = max(self.b_act[b], self.b_pre[b] + self.spec.tRP)
             self._close(r, t)
             self.n_pre += 1
-        self.lb[b] = 0 if q else INF
+        self._bound(b, t)
 
     # -- refresh ---------------------------------------------------------------------
 
@@ -587,6 +626,8 @@ class DramEngine:
                     return True
         if not all_closed or max(self.b_act[lo:hi]) > t:
             return False
+        if self.log is not None:
+            self.log.append((t, "REF", r, -1))
         self.r_act[r] = max(self.r_act[r], t + self.spec.tRFC)
         self.n_ref += 1
         self.ref_pending.popleft()
@@ -600,7 +641,7 @@ class DramEngine:
         n = len(self.wq)
         return (n >= self.spec.write_buffer_depth
                 or (not self.n_cmd and (n > self.spec.write_drain_threshold
-                                        or (n and self.closed and not self.fe))))
+                                        or (n and self.closed and not (self.fe or self.rq)))))
 
     def _move_pending(self) -> bool:
         """Whether step 3 of the next cycle can change anything."""
@@ -645,7 +686,7 @@ class DramEngine:
         if len(q) == depth:
             self.rq_mov -= self.rqc[b]
             self.wq_mov -= self.wqc[b]
-        self.lb[b] = 0
+        self._bound(b, t)
         return True
 
     # -- front end -------------------------------------------------------------------
