@@ -51,7 +51,9 @@ def cmd_platforms(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from desim.analysis.commands import add_parser as add_regress_parser
     from desim.registry import DEFAULT_PLATFORM
+    from desim.trace.commands import add_parser as add_trace_parser
     from desim.workload import DEFAULT_WORKLOAD
     from desim.workload.commands import add_parser as add_workloads_parser
 
@@ -77,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("platforms", help="list built-in platforms").set_defaults(func=cmd_platforms)
     add_workloads_parser(sub)
+    add_trace_parser(sub)
+    add_regress_parser(sub)
 
     try:
         from desim.hw.dram import replay
