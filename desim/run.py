@@ -127,6 +127,9 @@ def simulate(platform: str, workload: str, seed: int = 0,
     wl = load_workload(workload)
     sim, spec, soc = build(platform, overrides, seed, trace)
     extra: dict[str, Any] = {}
+    prepare = getattr(soc, "prepare", None)
+    if prepare is not None:  # validation and mapping, before anything runs
+        prepare(wl)
     sim.process(soc.execute(wl, extra), "main")  # type: ignore[attr-defined]
     sim.run()
     name = Path(platform).stem if platform.endswith(".py") else platform

@@ -82,9 +82,9 @@ class Spec:
         for key, value in data.items():
             if key not in fields:
                 raise _unknown(_prefix + key, list(fields), _prefix)
-            tp = hints[key]
-            if _is_spec(tp):
-                kwargs[key] = tp.from_dict(value, f"{_prefix}{key}.")
+            sub = _spec_type(hints[key])
+            if sub is not None and value is not None:
+                kwargs[key] = sub.from_dict(value, f"{_prefix}{key}.")
             else:
                 kwargs[key] = tuple(value) if isinstance(value, list) else value
         try:
@@ -108,11 +108,20 @@ def override(spec: S, key: str, value: Any, _prefix: str = "") -> S:
         raise _unknown(_prefix + key, names, _prefix)
     tp = _hints(type(spec))[head]
     full = _prefix + head
-    if _is_spec(tp):
-        if not rest:
+    sub = _spec_type(tp)
+    current = getattr(spec, head)
+    if sub is not None:
+        presets = getattr(sub, "from_preset", None)
+        if not rest and isinstance(value, str) and presets is not None:
+            new = presets(value)
+        elif current is None:
+            raise SpecError(f"{full} is not part of this platform; set it in the platform "
+                            "script to use its parameters")
+        elif not rest:
             raise SpecError(f"{full} is a group of parameters; set one of its keys: "
-                            + ", ".join(f"{full}.{k}" for k in flat_keys(getattr(spec, head))))
-        new = override(getattr(spec, head), rest, value, full + ".")
+                            + ", ".join(f"{full}.{k}" for k in flat_keys(current)))
+        else:
+            new = override(current, rest, value, full + ".")
     elif rest:
         raise SpecError(f"unknown parameter '{_prefix}{key}': '{full}' is a parameter, "
                         "not a group")
@@ -161,7 +170,17 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def _is_spec(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, Spec)
+    return _spec_type(tp) is not None
+
+
+def _spec_type(tp: Any) -> type[Spec] | None:
+    """The Spec class of a field typed ``S`` or ``S | None``, else None."""
+    if isinstance(tp, type) and issubclass(tp, Spec):
+        return tp
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if len(args) == 1 and isinstance(args[0], type) and issubclass(args[0], Spec):
+        return args[0]
+    return None
 
 
 def _plain(value: Any) -> Any:
@@ -187,9 +206,10 @@ def _type_name(tp: Any) -> str:
 def _check(f: dataclasses.Field, tp: Any, value: Any) -> Any:
     """Type- and bound-check one field value; return it (ints widened to float)."""
     name = f.name
-    if _is_spec(tp):
-        if not isinstance(value, tp):
-            raise SpecError(f"{name}: expected a {tp.__name__}, got {type(value).__name__}")
+    sub = _spec_type(tp)
+    if sub is not None:
+        if not isinstance(value, sub) and not (value is None and sub is not tp):
+            raise SpecError(f"{name}: expected a {sub.__name__}, got {type(value).__name__}")
         return value
     origin = typing.get_origin(tp)
     if origin is tuple:

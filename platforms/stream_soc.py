@@ -21,13 +21,15 @@ from typing import Any
 import networkx as nx
 import simpy
 
+from desim.errors import SpecError
 from desim.hw.dma import Copy1D, Dma, DmaRecord, DmaSpec, Region
 from desim.hw.engine import ComputeEngine, EngineSpec
 from desim.hw.interconnect import Interconnect, LinkSpec, add_link
 from desim.hw.memory import Sram, SramSpec
 from desim.kernel import Clock, Component, Sim
+from desim.runtime.pipeline import double_buffered
 from desim.spec import Spec, param, subspec
-from desim.workload.synthetic import TileStream
+from desim.workload.synthetic import SYNTHETIC, TileStream
 
 _DIANA = "DIANA SoC (DORY Hardware_targets/Diana/Diana_SoC/HW_description.json)"
 
@@ -71,46 +73,36 @@ class StreamSoc(Component):
                        spec.dma)
         self.engine = ComputeEngine(self, "engine", spec.engine, self.l1)
 
-    def execute(self, wl: TileStream, extra: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
+    def execute(self, wl: Any, extra: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
         """Stream ``wl``'s tiles: DMA-in of tile i+1 and DMA-out of tile i-1 overlap the
         computation of tile i (two L1 buffers each for inputs and outputs)."""
-        sim, n = self.sim, wl.n_tiles
+        if not isinstance(wl, TileStream):
+            raise SpecError(f"stream_soc runs synthetic tile streams ({', '.join(SYNTHETIC)}); "
+                            f"run the network '{wl.name}' on pulp_cluster or imc_cluster")
+        n = wl.n_tiles
         src = self.l2.alloc("inputs", n * wl.in_bytes)
         dst = self.l2.alloc("outputs", n * max(wl.out_bytes, 1))
         ins = [self.l1.alloc(f"in{b}", wl.in_bytes) for b in (0, 1)]
         outs = [self.l1.alloc(f"out{b}", max(wl.out_bytes, 1)) for b in (0, 1)]
-        loaded = [sim.event(f"DMA-in of tile {i}") for i in range(n)]
-        computed = [sim.event(f"compute of tile {i}") for i in range(n)]
-        written = [sim.event(f"DMA-out of tile {i}") for i in range(n)]
         out_ch = min(1, self.spec.dma.channels - 1)
+        records: dict[int, DmaRecord] = {}
 
-        def load() -> Generator[simpy.Event, Any, None]:
-            for i in range(n):
-                if i >= 2:
-                    yield computed[i - 2]  # its buffer is free once tile i-2 is computed
-                desc = Copy1D(src.addr + i * wl.in_bytes, ins[i % 2].addr, wl.in_bytes)
-                loaded[i].succeed((yield from self.dma.copy(desc, 0, f"in t{i}")))
+        def load(i: int) -> Generator[simpy.Event, Any, None]:
+            desc = Copy1D(src.addr + i * wl.in_bytes, ins[i % 2].addr, wl.in_bytes)
+            records[i] = yield from self.dma.copy(desc, 0, f"in t{i}")
 
-        def store() -> Generator[simpy.Event, Any, None]:
-            for i in range(n):
-                yield computed[i]
-                if wl.out_bytes:
-                    desc = Copy1D(outs[i % 2].addr, dst.addr + i * wl.out_bytes, wl.out_bytes)
-                    yield from self.dma.copy(desc, out_ch, f"out t{i}")
-                written[i].succeed()
-
-        self.process(load(), "load")
-        self.process(store(), "store")
-        for i in range(n):
-            record: DmaRecord = yield loaded[i]
-            if i >= 2:
-                yield written[i - 2]  # output buffer i % 2 is free again
+        def compute(i: int) -> Generator[simpy.Event, Any, None]:
             start = self.env.now
             yield from self.engine.run(wl.macs, ins[i % 2].addr, wl.in_bytes, outs[i % 2].addr,
                                        wl.out_bytes, f"t{i}")
-            self._flow(record, start, i)
-            computed[i].succeed()
-        yield written[n - 1]
+            self._flow(records.pop(i), start, i)
+
+        def store(i: int) -> Generator[simpy.Event, Any, None]:
+            if wl.out_bytes:
+                desc = Copy1D(outs[i % 2].addr, dst.addr + i * wl.out_bytes, wl.out_bytes)
+                yield from self.dma.copy(desc, out_ch, f"out t{i}")
+
+        yield from double_buffered(self, n, load, compute, store)
         extra["macs"] = self.engine.counters["macs"]
         energy = {c.path: round(c.energy_pj, 3) for c in (self.l2, self.l1, self.engine)}
         energy["total"] = round(sum(energy.values()), 3)

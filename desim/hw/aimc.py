@@ -190,6 +190,12 @@ class Crossbar(Component):
         """The payload programmed with ``tag`` (None in timing runs)."""
         return self._weights.get(tag)
 
+    def preload(self, job: ProgramJob) -> None:
+        """Program weights before the simulated run (at deployment): the rows count as
+        written, no simulated time passes."""
+        self._evict(job)
+        self._store(job)
+
     def _evict(self, job: ProgramJob) -> None:
         """Forget every tag whose cells the programming of ``job`` overwrites."""
         for tag, (r0, nr, c0, nc) in list(self._regions.items()):

@@ -72,6 +72,11 @@ class ClusterSpec(Spec):
         "TCDM bank conflicts, per other busy core",
         source="calibrated: 15.5 MAC/cycle on 8 cores for a 3x3 conv, 32 -> 64 channels, "
         "16x16 output (PULP-NN peak, Garofalo et al. 2020); see docs/models/cluster.md")
+    energy_pj_per_core_cycle: float = param(
+        3.4, unit="pJ", ge=0, doc="energy of one busy core cycle (core, its share of L1 "
+        "interconnect and instruction cache)",
+        source="derived: Dustin cluster (Ottavi et al., 2022) peak 1.15 TOPS/W = 1.74 pJ/MAC "
+        "at 8 bit, times PULP-NN's 1.94 MAC per core-cycle")
     event_unit: EventUnitSpec = subspec(EventUnitSpec)
     ops: KernelCosts = subspec(KernelCosts)
 
@@ -126,6 +131,12 @@ class Cluster(Component):
         self.ctrl = Core(self, "ctrl")
         self.cores = [Core(self, f"core{i}") for i in range(spec.n_cores)]
         self._queue = JobQueue(self, "jobs", self._serve)
+
+    @property
+    def energy_pj(self) -> float:
+        """Energy of the cores' busy cycles so far (pJ)."""
+        busy = sum(c.busy_ps for c in (self.ctrl, *self.cores))
+        return self.clock.cycles(busy) * self.spec.energy_pj_per_core_cycle
 
     def submit(self, job: KernelJob) -> simpy.Event:
         """Queue ``job``; the event succeeds with its :class:`JobTiming` when it is done."""

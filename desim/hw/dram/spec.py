@@ -125,6 +125,11 @@ class DramSpec(Spec):
         355.2, unit="mW", ge=0, doc="background power of a rank with all banks closed",
         source="VDD*IDD2N*8, " + _IDD)
 
+    @classmethod
+    def from_preset(cls, name: str) -> DramSpec:
+        """The spec of a named part (``--set dram=NAME``); see :func:`preset`."""
+        return preset(name)
+
     def validate(self) -> None:
         for name in ("ranks", "bank_groups", "banks_per_group", "rows", "columns",
                      "burst_length"):

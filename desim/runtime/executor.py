@@ -1,0 +1,258 @@
+"""The runtime: executes a schedule on a built SoC, layer after layer.
+
+Per layer: AIMC programming first when the layer opens a programming group; then its
+tiles through a double-buffered pipeline (:mod:`desim.runtime.pipeline`):
+
+    load(i)    cluster DMA L2 -> L1 of the tile's inputs (and weights when its channel
+               block changes); operands in DRAM come first through an L2 staging buffer
+               by the I/O DMA (DRAM -> L2), then by the cluster DMA (L2 -> L1)
+    compute(i) one KernelJob on the cluster, or one MvmJob per crossbar block on AIMC (row
+               blocks' partial sums then accumulate on the cluster)
+    store(i)   cluster DMA L1 -> L2 (and I/O DMA L2 -> DRAM for outputs placed there)
+
+Each layer records its start and end, cycles, MACs, bytes moved at each level, how long
+its engine computed and how long it waited for data from L2 (``dma``) or from DRAM
+(``dram``), and the energy spent while it ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from desim.hw.dma import Copy1D, Copy2D, DmaRecord
+from desim.hw.jobs import KernelJob, MvmJob, ProgramJob
+from desim.mapping.mapper import blocks_for
+from desim.mapping.schedule import Copy, Layer, Schedule, Tile
+from desim.runtime.pipeline import double_buffered
+
+if TYPE_CHECKING:
+    from desim.soc import PulpSoc
+
+LOAD, STORE = 0, 1  # DMA channels
+
+
+def descriptor(c: Copy, to_l1: bool, level_addr: int | None = None) -> Copy1D | Copy2D:
+    """The DMA descriptor moving ``c`` into L1 (``to_l1``) or out of it; ``level_addr``
+    replaces the level address (a contiguous staging buffer)."""
+    if level_addr is not None:
+        return Copy1D(level_addr, c.l1_addr, c.nbytes) if to_l1 else Copy1D(
+            c.l1_addr, level_addr, c.nbytes)
+    if c.rows == 1 or c.stride == c.row_bytes:
+        return Copy1D(c.addr, c.l1_addr, c.nbytes) if to_l1 else Copy1D(c.l1_addr, c.addr,
+                                                                          c.nbytes)
+    if to_l1:
+        return Copy2D(c.addr, c.l1_addr, c.row_bytes, c.rows, c.stride, c.row_bytes)
+    return Copy2D(c.l1_addr, c.addr, c.row_bytes, c.rows, c.row_bytes, c.stride)
+
+
+def staged(c: Copy, stage: int, to_stage: bool) -> Copy1D | Copy2D:
+    """The I/O DMA descriptor between DRAM (strided as ``c``) and a contiguous stage."""
+    if c.rows == 1 or c.stride == c.row_bytes:
+        return Copy1D(c.addr, stage, c.nbytes) if to_stage else Copy1D(stage, c.addr, c.nbytes)
+    if to_stage:
+        return Copy2D(c.addr, stage, c.row_bytes, c.rows, c.stride, c.row_bytes)
+    return Copy2D(stage, c.addr, c.row_bytes, c.rows, c.row_bytes, c.stride)
+
+
+class Runtime:
+    """Runs ``schedule`` on ``soc``; ``functional`` (optional) computes real tensors."""
+
+    def __init__(self, soc: PulpSoc, schedule: Schedule, functional: Any = None):
+        self.soc, self.schedule, self.fn = soc, schedule, functional
+        self.env = soc.env
+        self.layers: list[dict[str, Any]] = []
+        mem = schedule.memory
+        self._stage = mem.get("staging_addr")
+        self._slot = mem.get("staging_bytes", 0) // 2
+
+    # -- whole run -----------------------------------------------------------------------
+
+    def run(self) -> Generator[simpy.Event, Any, None]:
+        """Execute every layer in order (``yield from`` it)."""
+        self._preload()
+        for layer in self.schedule.layers:
+            yield from self._layer(layer)
+
+    def results(self) -> dict[str, Any]:
+        """Summary entries: ``layers``, ``macs``, ``energy_pj``, ``memory``, ``aimc``."""
+        soc = self.soc
+        energy = {c.path: round(c.energy_pj, 3) for c in soc.energy_parts()}
+        energy["total"] = round(sum(energy.values()), 3)
+        mem = self.schedule.memory
+        out: dict[str, Any] = {
+            "layers": self.layers,
+            "macs": sum(layer["macs"] for layer in self.layers),
+            "energy_pj": energy,
+            "memory": {"l1_peak_bytes": mem["l1_peak_bytes"],
+                       "l2_peak_bytes": mem["l2_peak_bytes"], "dram_bytes": mem["dram_bytes"],
+                       "dram_traffic_bytes": int(soc.dram.counters["bytes_read"]
+                                                 + soc.dram.counters["bytes_written"])},
+        }
+        if soc.aimc is not None:
+            out["aimc"] = {k: v for k, v in self.schedule.aimc.items() if k != "matrices"}
+            out["aimc"]["row_writes"] = sum(x.writes for x in soc.aimc.crossbars)
+        return out
+
+    def _preload(self) -> None:
+        """Pinned AIMC weights are programmed at deployment, before the run."""
+        aimc = self.soc.aimc
+        if aimc is None or not self.schedule.aimc.get("pinned"):
+            return
+        for layer in self.schedule.layers:
+            for b in layer.blocks:
+                job = ProgramJob(b.crossbar, b.tag, b.rows, b.cols, b.row0, b.col0,
+                                 weights=self._weights(b))
+                aimc.crossbars[b.crossbar].preload(job)
+
+    def _weights(self, block: Any) -> Any:
+        return self.fn.block_weights(block) if self.fn is not None else None
+
+    # -- one layer -----------------------------------------------------------------------
+
+    def _layer(self, layer: Layer) -> Generator[simpy.Event, Any, None]:
+        soc, env = self.soc, self.env
+        before = self._snapshot()
+        start = env.now
+        if layer.program:
+            yield from self._program(layer)
+        busy = [0]
+        kinds: list[str] = []
+
+        def load(i: int) -> Generator[simpy.Event, Any, DmaRecord | None]:
+            tile = layer.tiles[i]
+            kinds.append("dram" if any(c.level == "dram" for c in tile.loads) else "dma")
+            return (yield from self._loads(layer, tile, i))
+
+        def compute(i: int) -> Generator[simpy.Event, Any, None]:
+            t0 = env.now
+            yield from self._compute(layer, layer.tiles[i])
+            busy[0] += env.now - t0
+
+        def store(i: int) -> Generator[simpy.Event, Any, None]:
+            yield from self._stores(layer.tiles[i], i)
+
+        waits = yield from double_buffered(soc, len(layer.tiles), load, compute, store,
+                                           layer.name)
+        self._record(layer, start, before, busy[0], waits, kinds)
+
+    def _snapshot(self) -> tuple[int, ...]:
+        soc = self.soc
+        c = [m.counters for m in (soc.l1, soc.l2, soc.dram)]
+        energy = sum(p.energy_pj for p in soc.energy_parts())
+        return (*(x["bytes_read"] + x["bytes_written"] for x in c), energy)  # type: ignore[return-value]
+
+    def _record(self, layer: Layer, start: int, before: tuple[int, ...], busy: int,
+                waits: list[int], kinds: list[str]) -> None:
+        clock = self.soc.clock
+        after = self._snapshot()
+        end = self.env.now
+        cycles = clock.cycles(end - start)
+        stall = {"dma": 0.0, "dram": 0.0}
+        for wait, kind in zip(waits, kinds, strict=False):
+            stall[kind] += clock.cycles(wait)
+        compute = clock.cycles(busy)
+        self.layers.append({
+            "index": layer.index, "name": layer.name, "kind": layer.kind,
+            "engine": layer.engine, "start_ps": start, "end_ps": end,
+            "cycles": round(cycles, 3), "macs": layer.macs,
+            "macs_per_cycle": round(layer.macs / cycles, 4) if cycles else 0.0,
+            "tiles": len(layer.tiles),
+            "bytes": {"l1": after[0] - before[0], "l2": after[1] - before[1],
+                      "dram": after[2] - before[2]},
+            "bound": "compute" if compute >= stall["dma"] + stall["dram"] else "transfer",
+            "compute_cycles": round(compute, 3),
+            "stall_cycles": {k: round(v, 3) for k, v in stall.items()},
+            "energy_pj": round(after[3] - before[3], 3),
+        })
+
+    # -- data movement -------------------------------------------------------------------
+
+    def _loads(self, layer: Layer, tile: Tile, i: int
+               ) -> Generator[simpy.Event, Any, DmaRecord | None]:
+        cl, io = self.soc.cl_dma, self.soc.io_dma
+        name = f"{layer.name} t{tile.index} in"
+        dones = []
+        offset = 0
+        for c in tile.loads:
+            if c.level == "dram":
+                stage = self._stage + (i % 2) * self._slot + offset
+                offset += c.nbytes
+                yield from io.copy(staged(c, stage, True), LOAD, f"{name} (dram)")
+                desc = descriptor(c, True, stage)
+            else:
+                desc = descriptor(c, True)
+            dones.append((yield from cl.submit(desc, LOAD, name)))
+        if not dones:
+            return None
+        results = yield self.env.all_of(dones)
+        return results[dones[-1]]  # type: ignore[no-any-return]
+
+    def _stores(self, tile: Tile, i: int) -> Generator[simpy.Event, Any, None]:
+        cl, io = self.soc.cl_dma, self.soc.io_dma
+        for c in tile.stores:
+            name = f"{c.tensor} t{tile.index} out"
+            if c.level == "dram":
+                stage = self._stage + (i % 2) * self._slot + self._slot - c.nbytes
+                yield from cl.copy(descriptor(c, False, stage), STORE, name)
+                yield from io.copy(staged(c, stage, False), STORE, f"{name} (dram)")
+            else:
+                yield from cl.copy(descriptor(c, False), STORE, name)
+
+    # -- computation ---------------------------------------------------------------------
+
+    def _compute(self, layer: Layer, tile: Tile) -> Generator[simpy.Event, Any, None]:
+        soc = self.soc
+        label = f"{layer.name} t{tile.index}"
+        fn = self.fn.tile_fn(layer, tile) if self.fn is not None else None
+        h, c = tile.r1 - tile.r0, tile.c1 - tile.c0
+        if layer.engine == "cluster":
+            job = KernelJob(**{**layer.job, "h_out": h, "c_out": c}, in_addr=tile.in_addr,
+                            w_addr=tile.w_addr, out_addr=tile.out_addr, name=label,
+                            layer=layer.name, tile=tile.index, compute=fn)
+            yield from soc.cluster.run(job)
+            return
+        assert soc.aimc is not None
+        w_out = layer.job["w_out"]
+        events = []
+        parts = blocks_for(layer, tile.c0, tile.c1)
+        for k, (b, lo, hi) in enumerate(parts):
+            job = MvmJob(b.crossbar, h * w_out, b.rows, hi - lo, b.row0, b.col0 + lo - b.n0,
+                         b.tag, tile.in_addr, tile.out_addr, f"{label} {b.tag}", layer.name,
+                         tile.index, compute=fn if k == len(parts) - 1 else None)
+            events.append(soc.aimc.submit(job))
+        yield self.env.all_of(events)
+        if layer.row_blocks > 1:
+            job = KernelJob("add", h, w_out, c * (layer.row_blocks - 1), 0,
+                            in_addr=tile.out_addr, out_addr=tile.out_addr,
+                            name=f"{label} partial sums", layer=layer.name, tile=tile.index)
+            yield from soc.cluster.run(job)
+
+    def _program(self, layer: Layer) -> Generator[simpy.Event, Any, None]:
+        """Reprogram the crossbars with the blocks of ``layer``'s group: each block's
+        weights come to L1 by DMA (through L2 staging from DRAM), then are written."""
+        soc = self.soc
+        assert soc.aimc is not None
+        matrices = self.schedule.aimc["matrices"]
+        l1 = soc.l1.base
+        for b in layer.program:
+            tensor, k = matrices[b.layer]
+            level, addr = self.schedule.placement[tensor]
+            if level == "dram":  # through the staging buffers, as many columns as they hold
+                step = max(1, min(b.cols, 2 * self._slot // b.rows))
+                for n0 in range(b.n0, b.n1, step):
+                    n = min(step, b.n1 - n0)
+                    c = Copy(tensor, level, addr + n0 * k + b.k0, n, b.rows, k,
+                             l1 + (n0 - b.n0) * b.rows)
+                    yield from soc.io_dma.copy(staged(c, self._stage, True), LOAD,
+                                               f"{b.tag} weights (dram)")
+                    yield from soc.cl_dma.copy(descriptor(c, True, self._stage), LOAD,
+                                               f"{b.tag} weights")
+            else:
+                c = Copy(tensor, level, addr + b.n0 * k + b.k0, b.cols, b.rows, k, l1)
+                yield from soc.cl_dma.copy(descriptor(c, True), LOAD, f"{b.tag} weights")
+            yield from soc.aimc.run(ProgramJob(b.crossbar, b.tag, b.rows, b.cols, b.row0,
+                                               b.col0, src_addr=l1, weights=self._weights(b),
+                                               layer=b.layer))
