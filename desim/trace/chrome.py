@@ -122,7 +122,11 @@ def load(path: str | os.PathLike[str]) -> Recorder:
                          "trace.json(.gz) written by 'desim run'") from None
     except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
         raise DesimError(f"{p} is not a readable trace-event JSON file ({exc})") from None
-    return _from_events(events, doc.get("otherData", {}) if isinstance(doc, dict) else {})
+    try:
+        return _from_events(events, doc.get("otherData", {}) if isinstance(doc, dict) else {})
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DesimError(f"{p} is not a trace written by desim (an event lacks or mangles "
+                         f"{exc}); give a trace.json(.gz) written by 'desim run'") from None
 
 
 def _from_events(events: list[dict[str, Any]], meta: dict[str, Any]) -> Recorder:

@@ -10,12 +10,15 @@ or before X's start, among
    the flow's source track that ended last at or before ``t_src`` (a producer);
 2. the step on X's own track that ended last at or before X's start (the resource was
    busy with it);
-3. steps on other tracks that ended exactly at X's start (a hand-off in the same
-   picosecond, e.g. a DMA-out issued when a computation ends);
+3. the step on any track that ended last at or before X's start (a hand-off: a DMA-out
+   issued when a computation ends, a job started when the buffer it needs was freed);
 
-ties going to flows, then the same track, then hand-offs. The walk stops at a step with
-no candidate. Time between a predecessor's end and the step's start is ``wait``: the
-step was ready but waited on something the trace does not show (or on nothing).
+ties going to flows, then the same track, then other tracks. A discrete-event model
+starts work when something it waits on completes, so the last completion before a
+step's start is its likeliest trigger; a flow or the step's own track wins a tie because
+they are known dependencies. The walk stops at a step with no candidate. Time between a
+predecessor's end and the step's start is ``wait``: the step was ready but waited on
+something the trace does not show (a clock edge, a latency without an interval).
 Every step starts strictly before the one after it, so the walk ends.
 """
 
@@ -94,11 +97,10 @@ def critical_path(rec: Recorder, exclude: frozenset[str] = PART_CATEGORIES) -> C
     if not steps:
         return CriticalPath([])
     tracks: dict[Track, list[Interval]] = {}
-    ending: dict[int, list[Interval]] = {}
     for iv in steps:
         tracks.setdefault((iv.path, iv.lane), []).append(iv)
-        ending.setdefault(iv.end, []).append(iv)
     index = {t: _Index(ivs) for t, ivs in tracks.items()}
+    anywhere = _Index(steps)
     flows_in: dict[Track, list[tuple[int, int, Track]]] = {}
     for f in rec.flows:
         flows_in.setdefault(f.dst, []).append((f.t_dst, f.t_src, f.src))
@@ -121,9 +123,9 @@ def critical_path(rec: Recorder, exclude: frozenset[str] = PART_CATEGORIES) -> C
         same = index[track].last_before(cur.start)
         if same is not None:
             cands.append((same.end, 1, same, "track"))
-        for other in ending.get(cur.start, ()):
-            if (other.path, other.lane) != track:
-                cands.append((other.end, 0, other, "handoff"))
+        other = anywhere.last_before(cur.start)
+        if other is not None and (other.path, other.lane) != track:
+            cands.append((other.end, 0, other, "handoff"))
         if not cands:
             path.append(Step(cur, "start", 0))
             break

@@ -100,6 +100,7 @@ def plot(rec: Recorder, path: str | os.PathLike[str], window: tuple[int, int] | 
         cyc = clock_hz * scale / 1e12
         top = axes[0].secondary_xaxis("top", functions=(lambda t: t * cyc, lambda c: c / cyc))
         top.set_xlabel(f"cycles @ {clock_hz / 1e6:g} MHz", fontsize=9)
+        top.xaxis.set_major_formatter(lambda c, _pos: f"{c:,.0f}")
     if title:
         fig.suptitle(title, fontsize=10, y=1 - 0.15 / total_in, va="top")
     with atomic_path(target) as tmp:
@@ -161,7 +162,7 @@ def colour_keys(rec: Recorder, lo: int, hi: int, by: str, layers: Layers) -> lis
             if iv.start < first.get(key, iv.start + 1):
                 first[key] = iv.start
     if by == "layer":
-        return sorted(first, key=lambda k: (first[k], natural_key(k)))
+        return sorted(first, key=lambda k: (k == _NO_LAYER, first[k], natural_key(k)))
     return sorted(first, key=natural_key)
 
 
@@ -177,6 +178,7 @@ def _draw_timeline(ax: Any, plt: Any, rec: Recorder, lo: int, hi: int, scale: fl
             (max(iv.start, lo), min(iv.end, hi)))
     cmap = plt.get_cmap("tab20" if len(keys) > 10 else "tab10")
     colour = {k: cmap(i % cmap.N) for i, k in enumerate(keys)}
+    colour[_NO_LAYER] = (0.6, 0.6, 0.6, 1.0)
     for (r, key), bars in sorted(spans.items()):
         wide, columns = thin_bars(bars, lo, hi, px)
         if wide:
