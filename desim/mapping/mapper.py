@@ -154,8 +154,10 @@ class _Placement:
         # weights that must sit in memory: cluster layers', and AIMC ones when not pinned
         weights = [t for op in order for t in (op.weights, op.bias)
                    if t is not None and (engines[op.name] == "cluster" or not alloc.pinned)]
-        stage = 2 * max((s.in_bytes + s.w_bytes + s.out_bytes for s in shapes.values()),
-                        default=0)
+        # four staging regions (load and store, double-buffered), each as large as a tile's
+        # operands but at most an eighth of L2: larger copies go through them in pieces
+        region = max((s.in_bytes + s.w_bytes + s.out_bytes for s in shapes.values()), default=0)
+        stage = 4 * max(min(region, target.l2_bytes // 32), 256)
         for staging in (0, stage):
             arena = Arena(target.l2_base, target.l2_bytes)
             reserved = arena.alloc(staging, 8) if staging else None

@@ -48,6 +48,24 @@ def descriptor(c: Copy, to_l1: bool, level_addr: int | None = None) -> Copy1D | 
     return Copy2D(c.l1_addr, c.addr, c.row_bytes, c.rows, c.row_bytes, c.stride)
 
 
+def pieces(c: Copy, limit: int) -> list[Copy]:
+    """``c`` cut into copies of at most ``limit`` bytes (whole rows when a row fits)."""
+    if c.nbytes <= limit:
+        return [c]
+    if c.row_bytes <= limit:
+        per = limit // c.row_bytes
+        return [Copy(c.tensor, c.level, c.addr + r * c.stride, min(per, c.rows - r),
+                     c.row_bytes, c.stride, c.l1_addr + r * c.row_bytes)
+                for r in range(0, c.rows, per)]
+    out = []
+    for r in range(c.rows):
+        for off in range(0, c.row_bytes, limit):
+            n = min(limit, c.row_bytes - off)
+            out.append(Copy(c.tensor, c.level, c.addr + r * c.stride + off, 1, n, n,
+                            c.l1_addr + r * c.row_bytes + off))
+    return out
+
+
 def staged(c: Copy, stage: int, to_stage: bool) -> Copy1D | Copy2D:
     """The I/O DMA descriptor between DRAM (strided as ``c``) and a contiguous stage."""
     if c.rows == 1 or c.stride == c.row_bytes:
@@ -66,7 +84,8 @@ class Runtime:
         self.layers: list[dict[str, Any]] = []
         mem = schedule.memory
         self._stage = mem.get("staging_addr")
-        self._slot = mem.get("staging_bytes", 0) // 2
+        #: staging regions in L2: loads of even / odd tiles, then stores of even / odd tiles
+        self._region = mem.get("staging_bytes", 0) // 4
 
     # -- whole run -----------------------------------------------------------------------
 
@@ -172,34 +191,41 @@ class Runtime:
 
     def _loads(self, layer: Layer, tile: Tile, i: int
                ) -> Generator[simpy.Event, Any, DmaRecord | None]:
-        cl, io = self.soc.cl_dma, self.soc.io_dma
+        cl = self.soc.cl_dma
         name = f"{layer.name} t{tile.index} in"
         dones = []
-        offset = 0
         for c in tile.loads:
             if c.level == "dram":
-                stage = self._stage + (i % 2) * self._slot + offset
-                offset += c.nbytes
-                yield from io.copy(staged(c, stage, True), LOAD, f"{name} (dram)")
-                desc = descriptor(c, True, stage)
+                yield from self._through_l2(c, i % 2, True, name)
             else:
-                desc = descriptor(c, True)
-            dones.append((yield from cl.submit(desc, LOAD, name)))
+                dones.append((yield from cl.submit(descriptor(c, True), LOAD, name)))
         if not dones:
             return None
         results = yield self.env.all_of(dones)
         return results[dones[-1]]  # type: ignore[no-any-return]
 
     def _stores(self, tile: Tile, i: int) -> Generator[simpy.Event, Any, None]:
-        cl, io = self.soc.cl_dma, self.soc.io_dma
         for c in tile.stores:
             name = f"{c.tensor} t{tile.index} out"
             if c.level == "dram":
-                stage = self._stage + (i % 2) * self._slot + self._slot - c.nbytes
-                yield from cl.copy(descriptor(c, False, stage), STORE, name)
-                yield from io.copy(staged(c, stage, False), STORE, f"{name} (dram)")
+                yield from self._through_l2(c, 2 + i % 2, False, name)
             else:
-                yield from cl.copy(descriptor(c, False), STORE, name)
+                yield from self.soc.cl_dma.copy(descriptor(c, False), STORE, name)
+
+    def _through_l2(self, c: Copy, region: int, to_l1: bool,
+                    name: str) -> Generator[simpy.Event, Any, None]:
+        """Move ``c`` between DRAM and L1 through staging region ``region`` of L2, in
+        pieces that fit it: the I/O DMA on the DRAM side, the cluster DMA on the L1 side."""
+        cl, io = self.soc.cl_dma, self.soc.io_dma
+        stage = self._stage + region * self._region
+        channel = LOAD if to_l1 else STORE
+        for part in pieces(c, self._region):
+            if to_l1:
+                yield from io.copy(staged(part, stage, True), channel, f"{name} (dram)")
+                yield from cl.copy(descriptor(part, True, stage), channel, name)
+            else:
+                yield from cl.copy(descriptor(part, False, stage), channel, name)
+                yield from io.copy(staged(part, stage, False), channel, f"{name} (dram)")
 
     # -- computation ---------------------------------------------------------------------
 
@@ -240,18 +266,10 @@ class Runtime:
         for b in layer.program:
             tensor, k = matrices[b.layer]
             level, addr = self.schedule.placement[tensor]
-            if level == "dram":  # through the staging buffers, as many columns as they hold
-                step = max(1, min(b.cols, 2 * self._slot // b.rows))
-                for n0 in range(b.n0, b.n1, step):
-                    n = min(step, b.n1 - n0)
-                    c = Copy(tensor, level, addr + n0 * k + b.k0, n, b.rows, k,
-                             l1 + (n0 - b.n0) * b.rows)
-                    yield from soc.io_dma.copy(staged(c, self._stage, True), LOAD,
-                                               f"{b.tag} weights (dram)")
-                    yield from soc.cl_dma.copy(descriptor(c, True, self._stage), LOAD,
-                                               f"{b.tag} weights")
+            c = Copy(tensor, level, addr + b.n0 * k + b.k0, b.cols, b.rows, k, l1)
+            if level == "dram":
+                yield from self._through_l2(c, 0, True, f"{b.tag} weights")
             else:
-                c = Copy(tensor, level, addr + b.n0 * k + b.k0, b.cols, b.rows, k, l1)
                 yield from soc.cl_dma.copy(descriptor(c, True), LOAD, f"{b.tag} weights")
             yield from soc.aimc.run(ProgramJob(b.crossbar, b.tag, b.rows, b.cols, b.row0,
                                                b.col0, src_addr=l1, weights=self._weights(b),

@@ -1,0 +1,63 @@
+"""L1 tiling: footprints by the DORY constraint, tiles that cover the output exactly."""
+
+import pytest
+
+from desim.errors import SpecError
+from desim.mapping.tiler import choose, geometry, regions, shape_for
+from desim.workload.builder import GraphBuilder
+
+
+def _conv(h=32, c_in=16, c_out=32, k=3, stride=1, padding="same"):
+    b = GraphBuilder("t")
+    x = b.input((1, h, h, c_in))
+    b.conv2d(x, c_out, k, stride=stride, padding=padding)
+    return b.build().ops[0]
+
+
+def test_untiled_layer_footprint_is_exact():
+    """in 32x32x16 + out 32x32x32 + w 32*(9*16)+4*32, single buffered, + im2col + 40 B."""
+    op = _conv()
+    t = choose(op, 1 << 20, n_cores=8)
+    assert (t.n_tiles, t.double_buffered) == (1, False)
+    w = 32 * 9 * 16 + 4 * 32
+    assert t.footprint == 16384 + 32768 + w + 2 * 8 * 9 * 16 + 40
+
+
+def test_tiled_layer_fits_and_covers_the_output_once():
+    """In 32 KiB the layer is cut; tiles partition the 32 x 32 outputs of every channel."""
+    op = _conv()
+    t = choose(op, 32768, n_cores=8)
+    assert t.n_tiles > 1 and t.double_buffered and t.footprint <= 32768
+    seen = set()
+    for r in regions(op, t):
+        for row in range(r.r0, r.r1):
+            for ch in range(r.c0, r.c1):
+                assert (row, ch) not in seen
+                seen.add((row, ch))
+    assert len(seen) == 32 * 32
+
+
+def test_input_window_of_a_strided_padded_conv():
+    """3x3 stride 2 SAME on 32 rows: pad top 0; output rows 4..8 read input rows 8..17."""
+    op = _conv(stride=2)
+    g = geometry(op)
+    assert (g.h_out, g.pad_top) == (16, 0)
+    assert g.in_rows(4, 8) == (8, 17)
+    assert g.in_rows(15, 16) == (30, 32)  # clipped at the bottom edge
+
+
+def test_channel_tile_of_depthwise_reads_only_its_channels():
+    b = GraphBuilder("t")
+    x = b.input((1, 16, 16, 64))
+    b.depthwise_conv2d(x, 3)
+    op = b.build().ops[0]
+    g = geometry(op)
+    full, half = shape_for(op, g, 4, 64, False, 8, 40), shape_for(op, g, 4, 32, False, 8, 40)
+    assert half.in_bytes * 2 == full.in_bytes
+    assert half.w_bytes == 32 * (9 + 4)
+
+
+def test_layer_that_cannot_fit_names_layer_footprint_and_l1():
+    op = _conv(h=8, c_in=512, c_out=8)
+    with pytest.raises(SpecError, match=r"conv2d_0 .*needs \d+ B of L1, more than the 2048 B"):
+        choose(op, 2048, n_cores=8)
