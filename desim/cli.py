@@ -35,6 +35,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = simulate(args.platform, args.workload, seed=args.seed, overrides=overrides,
                       trace=not args.no_trace)
     paths = result.write(args.outdir)
+    schedule = getattr(result.soc, "schedule", None)
+    if args.save_schedule and schedule is not None:
+        paths["schedule"] = schedule.save(paths["summary"].parent / "schedule.json")
     print(format_summary(result.summary()))
     print("\nwrote " + ", ".join(str(p) for p in paths.values()))
     return 0
@@ -75,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a platform parameter, e.g. --set dma.channels=2")
     run.add_argument("--no-trace", action="store_true",
                      help="do not record a trace (faster; no trace or timeline file)")
+    run.add_argument("--save-schedule", action="store_true",
+                     help="also write the mapped schedule (tiles, copies, placement) to "
+                          "OUTDIR/schedule.json")
     run.set_defaults(func=cmd_run)
 
     sub.add_parser("platforms", help="list built-in platforms").set_defaults(func=cmd_platforms)

@@ -17,7 +17,7 @@ from types import ModuleType
 
 from desim.errors import SpecError
 
-DEFAULT_PLATFORM = "stream_soc"
+DEFAULT_PLATFORM = "imc_cluster"
 
 
 def platform_dir() -> Path:

@@ -33,7 +33,7 @@ def test_summary_schema(run_dir):
     doc = json.loads((run_dir / "summary.json").read_text())
     assert doc.keys() >= SUMMARY_KEYS
     assert doc["desim_version"] == __version__
-    assert doc["platform"]["name"] == "stream_soc" and doc["workload"]["name"] == "tiles"
+    assert doc["platform"]["name"] == "imc_cluster" and doc["workload"]["name"] == "resnet8"
     assert doc["total_ps"] > 0
     assert doc["cycles"] == pytest.approx(doc["total_ps"] * doc["clock_hz"] / 1e12, abs=1e-3)
     for path, comp in doc["components"].items():
@@ -73,8 +73,9 @@ def test_same_seed_same_summary(tmp_path):
 
 def test_override_changes_the_result(tmp_path):
     base, slow = tmp_path / "base", tmp_path / "slow"
-    main(["run", "-o", str(base), "--no-trace"])
-    main(["run", "-o", str(slow), "--no-trace", "--set", "engine.macs_per_cycle=16"])
+    main(["run", "stream_soc", "-w", "tiles", "-o", str(base), "--no-trace"])
+    main(["run", "stream_soc", "-w", "tiles", "-o", str(slow), "--no-trace", "--set",
+          "engine.macs_per_cycle=16"])
     t0 = json.loads((base / "summary.json").read_text())
     t1 = json.loads((slow / "summary.json").read_text())
     assert t1["platform"]["params"]["engine"]["macs_per_cycle"] == 16.0
@@ -84,10 +85,10 @@ def test_override_changes_the_result(tmp_path):
 @pytest.mark.parametrize("argv,message", [
     (["run", "nosuch"], "unknown platform 'nosuch'"),
     (["run", "-w", "nosuch"], "unknown workload 'nosuch'"),
-    (["run", "--set", "engine.macs_per_cycl=3"], "did you mean 'engine.macs_per_cycle'"),
-    (["run", "--set", "engine.macs_per_cycle=-3"], "engine.macs_per_cycle must be > 0"),
-    (["run", "--set", "engine.macs_per_cycle=fast"], "not a valid float"),
-    (["run", "--set", "clock_hz=0"], "clock_hz must be > 0"),
+    (["run", "--set", "aimc.n_crossbar=3"], "did you mean 'aimc.n_crossbars'"),
+    (["run", "--set", "aimc.mvm_ns=-3"], "aimc.mvm_ns must be > 0"),
+    (["run", "--set", "aimc.mvm_ns=fast"], "not a valid float"),
+    (["run", "stream_soc", "--set", "clock_hz=0"], "clock_hz must be > 0"),
     (["run", "--set", "novalue"], "expected KEY=VALUE"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, message, capsys, tmp_path):
@@ -107,10 +108,22 @@ def test_unwritable_outdir(capsys, tmp_path):
 def test_listing_and_version():
     out = subprocess.run([sys.executable, "-m", "desim", "platforms"], capture_output=True,
                          text=True, check=True).stdout
-    assert "stream_soc" in out
+    assert {"stream_soc", "pulp_cluster", "imc_cluster"} <= set(out.split())
     out = subprocess.run([sys.executable, "-m", "desim", "workloads"], capture_output=True,
                          text=True, check=True).stdout
-    assert "tiles" in out
+    assert {"tiles", "resnet8", "mobilenetv2"} <= set(out.split())
     out = subprocess.run([sys.executable, "-m", "desim", "--version"], capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == f"desim {__version__}"
+
+
+def test_save_schedule(tmp_path):
+    """--save-schedule writes the mapped schedule with one entry per layer."""
+    assert main(["run", "pulp_cluster", "-w", "dscnn", "-o", str(tmp_path), "--no-trace",
+                 "--save-schedule"]) == 0
+    sched = json.loads((tmp_path / "schedule.json").read_text())
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert len(sched["layers"]) == len(summary["layers"])
+    assert sched["macs"] == summary["macs"]
+    assert all(t["loads"] or layer["engine"] == "none"
+               for layer in sched["layers"] for t in layer["tiles"])

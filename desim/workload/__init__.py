@@ -16,7 +16,7 @@ from typing import Any
 from desim.errors import SpecError
 from desim.workload.synthetic import SYNTHETIC
 
-DEFAULT_WORKLOAD = "tiles"
+DEFAULT_WORKLOAD = "resnet8"
 
 #: model file suffixes load_workload reads, and the function reading each
 MODEL_SUFFIXES = {".tflite": "desim.workload.tflite_import:load_tflite",
