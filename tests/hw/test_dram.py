@@ -167,6 +167,21 @@ def test_eight_writes_stay_buffered_until_the_input_ends():
     assert [t for t, _ in cmds(e, "WR")] == [3013 + 8 * k for k in range(8)]
 
 
+def test_writes_behind_reads_of_their_addresses_do_not_stall_the_drain():
+    """40 reads of one row (8 fill the bank's command queue, 32 wait in the read queue),
+    then writes to the last 32 of those addresses: the write buffer fills and must drain,
+    but no write may pass the older read of its address. The waiting reads move instead,
+    so all 72 requests finish (a scheduler that keeps insisting on the writes stalls)."""
+    e = DramEngine(DDR4, log=True)
+    e.submit([addr(co=i) for i in range(40)] + [addr(co=i) for i in range(39, 7, -1)],
+             [False] * 40 + [True] * 32, 0)
+    e.advance(20_000)
+    assert not e.streams
+    assert sum(e.lat_hist.values()) == 40 == e.stats()["read"]
+    assert e.stats()["write"] == 32
+    check_protocol(e)
+
+
 def test_closed_page_precharges_after_every_access():
     """Closed page: the second read of row 0 needs a new ACT: 1 + tRCD + CL + BL/2 = 49."""
     e = run([(addr(), False, 0), (addr(co=1), False, 1000)],

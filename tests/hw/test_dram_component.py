@@ -7,6 +7,8 @@ DRAM clock edge c is offered at c and enters the controller at c + 1.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from desim.errors import SpecError
 from desim.hw.dram.component import DramController
@@ -79,6 +81,35 @@ def test_component_timing_equals_the_engine_fed_directly(sim, clk):
     engine.finish()
     done = {tag: dram.clock.ps(cycle) for cycle, tag in engine.pop_done(1 << 60)}
     assert ends == {"a": [done["a"]], "b": [done["b"]]}
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3_000_000), st.integers(0, 1 << 14),
+                          st.integers(1, 8192), st.booleans()), min_size=1, max_size=6))
+def test_concurrent_accesses_see_exactly_the_engine_timing(accesses):
+    """Masters starting at random times with random reads and writes finish exactly when
+    an engine fed the same streams in time order finishes them."""
+    from desim.kernel import Clock
+
+    clk = Clock("main", 10**9)
+    sim = Sim()
+    dram = build(sim, clk)
+    ends: dict = {}
+    for k, (start, line, size, write) in enumerate(accesses):
+        reader(sim, dram, ends, k, [(64 * line, size, write)], start_ps=start)
+    sim.run()
+    engine = DramEngine(DramSpec())
+    order = sorted(range(len(accesses)), key=lambda k: (accesses[k][0], k))
+    for k in order:
+        start, line, size, write = accesses[k]
+        edge = dram.clock.edge_index(start)
+        engine.advance(edge)
+        first = 64 * line
+        last = (first + size - 1) // 64 * 64
+        engine.submit(range(first, last + 64, 64), write, edge, tag=k)
+    engine.finish()
+    done = {tag: [dram.clock.ps(cycle)] for cycle, tag in engine.pop_done(1 << 60)}
+    assert ends == done
 
 
 def test_two_streams_share_the_bandwidth(sim, clk):

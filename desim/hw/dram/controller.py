@@ -20,8 +20,8 @@ Controller (one channel), per cycle ``t`` in this order:
    write buffer while draining) into its bank's command queue, the oldest whose queue has
    room. Writes drain when the write buffer is full, or when it holds more than
    ``write_drain_threshold`` writes and every command queue is empty; a drain moves as many
-   writes as were buffered when it started, and stops early if a write's address has a
-   read pending.
+   writes as were buffered when it started. A write whose address an older pending read
+   still has to read stops the drain, and reads move instead.
 4. front end: at most one request per cycle enters, in order per stream, when its queue
    has room. It is visible to step 3 from the next cycle (``added = t + 1``). A read of a
    buffered write is served from the buffer (1 cycle); a read of an address already being
@@ -652,7 +652,8 @@ class DramEngine:
         return self._drain_due() or self.rq_mov > 0
 
     def _move(self, t: int) -> bool:
-        """Move one request from the read queue or write buffer into its bank's queue."""
+        """Move one request from the write buffer (draining) or the read queue into its
+        bank's command queue: the oldest whose bank queue has room."""
         if not self.drain and self._drain_due():
             self.drain = len(self.wq)
         depth = self.spec.cmd_queue_depth
@@ -660,34 +661,41 @@ class DramEngine:
         if self.drain:
             if not self.wq_mov:
                 return False
-            queue = self.wq
-            i = next(i for i, e in enumerate(queue) if len(cmdq[e[0]]) < depth)
-            e = queue[i]
-            if e[3] in self.pending_reads:
-                self.drain = 0  # write after a pending read of its address: serve reads
-                self.move_blocked = True
-                return False
-            self.drain -= 1
-            self.wqc[e[0]] -= 1
-            self.wq_mov -= 1
-        else:
+            wq = self.wq
+            i = next(i for i, e in enumerate(wq) if len(cmdq[e[0]]) < depth)
+            e = wq[i]
+            if e[3] not in self.pending_reads:
+                self.drain -= 1
+                self.wqc[e[0]] -= 1
+                self.wq_mov -= 1
+                del wq[i]
+                self._enqueue(e, t)
+                return True
+            # an older read of this address must go first: stop draining, move reads
+            self.drain = 0
             if not self.rq_mov:
+                self.move_blocked = True  # until that read issues or a request arrives
                 return False
-            queue = self.rq
-            i = next(i for i, e in enumerate(queue) if len(cmdq[e[0]]) < depth)
-            e = queue[i]
-            self.rqc[e[0]] -= 1
-            self.rq_mov -= 1
-        del queue[i]
+        elif not self.rq_mov:
+            return False
+        rq = self.rq
+        i = next(i for i, e in enumerate(rq) if len(cmdq[e[0]]) < depth)
+        e = rq[i]
+        self.rqc[e[0]] -= 1
+        self.rq_mov -= 1
+        del rq[i]
+        self._enqueue(e, t)
+        return True
+
+    def _enqueue(self, e: tuple[int, int, bool, int], t: int) -> None:
         b = e[0]
-        q = cmdq[b]
+        q = self.cmdq[b]
         q.append(e)
         self.n_cmd += 1
-        if len(q) == depth:
+        if len(q) == self.spec.cmd_queue_depth:
             self.rq_mov -= self.rqc[b]
             self.wq_mov -= self.wqc[b]
         self._bound(b, t)
-        return True
 
     # -- front end -------------------------------------------------------------------
 
