@@ -252,7 +252,8 @@ def check_protocol(engine: DramEngine) -> None:
 def test_random_traffic_obeys_the_timing_rules(reqs):
     """Random reads and writes over 4 rows x 2 ranks x 16 banks, refreshes included: every
     request completes, the command log obeys the timing rules, the bus never beats its
-    peak, and a read takes at least the row-hit floor (or 1 cycle from the write buffer)."""
+    peak, and only reads served by the write buffer or joining an in-flight read of their
+    address beat the 27-cycle row-hit floor."""
     t = 0
     trace = []
     for row, ra, ba, bg, co, write, gap in reqs:
@@ -264,7 +265,8 @@ def test_random_traffic_obeys_the_timing_rules(reqs):
     assert not engine.streams and not engine.rq and not engine.wq and not engine.n_cmd
     assert stats["bus_busy_cycles"] <= engine.last_data_end
     assert sum(engine.lat_hist.values()) == sum(not w for *_, w, _ in reqs)
-    assert all(lat == 1 or lat >= 27 for lat in engine.lat_hist)
+    quick = sum(n for lat, n in engine.lat_hist.items() if lat < 27)
+    assert quick <= stats["merged_reads"] + stats["forwarded_reads"]
 
 
 # -- address mapping -------------------------------------------------------------------
