@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-#: cases run twice; DNN cases join this list as their platforms land
-CASES = [("stream_soc", "tiles")]
+#: cases run twice: the synthetic tile stream, and a DNN on the default platform
+CASES = [("stream_soc", "tiles"), ("imc_cluster", "resnet8")]
 
 
 def _run(cwd, platform, workload, hash_seed):

@@ -46,8 +46,8 @@ def test_changed_parameter_fails_with_a_readable_diff(capsys):
 @pytest.fixture
 def baselines(tmp_path, capsys):
     d = tmp_path / "base"
-    assert main(["regress", "record", str(d), "--workload", "tiles_membound", "--seed", "3",
-                 "--set", "engine.setup_cycles=30"]) == 0
+    assert main(["regress", "record", str(d), "--platform", "stream_soc", "--workload",
+                 "tiles_membound", "--seed", "3", "--set", "engine.setup_cycles=30"]) == 0
     capsys.readouterr()
     return d
 
@@ -89,8 +89,8 @@ def test_platform_script_is_stored_relative_to_the_folder(tmp_path, capsys):
     scripts.mkdir(parents=True)
     shutil.copy(platform_dir() / "stream_soc.py", scripts / "my_soc.py")
     base = tmp_path / "proj" / "baselines"
-    assert _run(capsys, ["regress", "record", base, "--platform",
-                         scripts / "my_soc.py"])[0] == 0
+    assert _run(capsys, ["regress", "record", base, "--platform", scripts / "my_soc.py",
+                         "--workload", "tiles"])[0] == 0
     case, _ = load_baseline(base / "my_soc__tiles.json")
     assert case.platform == "../platforms/my_soc.py"
     moved = tmp_path / "moved"
@@ -153,7 +153,8 @@ def bad_dirs(tmp_path):
     (["check", str(GOLDEN), "--tolerance", "abc"], "give a percentage"),
     (["check", str(GOLDEN), "--tolerance=-1%"], "give a percentage"),
     (["check", str(GOLDEN), "--set", "dma.nosuch=1"], "unknown parameter 'dma.nosuch'"),
-    (["record", "{t}/new", "--workload", "nosuch"], "unknown workload 'nosuch'"),
+    (["record", "{t}/new", "--platform", "stream_soc", "--workload", "nosuch"],
+     "unknown workload 'nosuch'"),
     (["record", "{t}/empty"], "holds no baseline"),
 ])
 def test_bad_input_is_one_line_exit_2(argv, message, bad_dirs, capsys):

@@ -17,7 +17,7 @@ from desim.trace.units import format_time
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    assert main(["run", "-o", str(out)]) == 0
+    assert main(["run", "stream_soc", "-w", "tiles", "-o", str(out)]) == 0
     return out
 
 
@@ -119,7 +119,7 @@ def test_trace_attribution_per_layer_window(layered_dir, capsys):
 
 
 def test_summary_of_a_no_trace_run(tmp_path, capsys):
-    assert main(["run", "-o", str(tmp_path), "--no-trace"]) == 0
+    assert main(["run", "stream_soc", "-w", "tiles", "-o", str(tmp_path), "--no-trace"]) == 0
     capsys.readouterr()
     code, out, _ = _out(capsys, ["trace", "summary", str(tmp_path)])
     assert code == 0 and "soc.engine" in out and "top stalls" not in out

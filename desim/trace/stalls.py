@@ -34,8 +34,9 @@ ATTRIBUTION = ("compute", *WAIT_ROLES)
 def role_spans(rec: Recorder) -> dict[str, list[Span]]:
     """The busy union of each role's intervals (compute, dram, interconnect, ...)."""
     raw: dict[str, list[Span]] = {r: [] for r in ATTRIBUTION}
+    by_cat = {cat: raw[role(cat)] for cat in {iv.cat for iv in rec.intervals}}
     for iv in rec.intervals:
-        raw[role(iv.cat)].append((iv.start, iv.end))
+        by_cat[iv.cat].append((iv.start, iv.end))
     return {r: merge(s) for r, s in raw.items()}
 
 
@@ -95,7 +96,8 @@ def compute_gaps(rec: Recorder, end_ps: int, top: int = 5) -> list[Gap]:
     gaps = [(edges[k], edges[k + 1]) for k in range(0, len(edges) - 1, 2)
             if edges[k + 1] > edges[k]]
     gaps.sort(key=lambda g: (g[0] - g[1], g[0]))
-    compute = sorted((iv for iv in rec.intervals if role(iv.cat) == "compute"),
+    computing = {cat for cat in {iv.cat for iv in rec.intervals} if role(cat) == "compute"}
+    compute = sorted((iv for iv in rec.intervals if iv.cat in computing),
                      key=lambda iv: (iv.end, iv.start))
     by_start = sorted(compute, key=lambda iv: (iv.start, iv.end))
     ends = [iv.end for iv in compute]
