@@ -163,3 +163,18 @@ def test_bad_input_is_one_line_exit_2(argv, message, bad_dirs, capsys):
     assert err.startswith("desim: error:") and message in err
     assert len(err.strip().splitlines()) == 1
     assert not list(bad_dirs.glob("new/*.json"))  # a failed record writes nothing
+
+
+def test_dnn_case_compares_per_layer(tmp_path, capsys):
+    """ResNet-8 on imc_cluster: a slower cluster DMA moves the total and named layers."""
+    assert main(["regress", "record", str(tmp_path), "--platform", "imc_cluster",
+                 "--workload", "resnet8"]) == 0
+    case, doc = load_baseline(tmp_path / "imc_cluster__resnet8.json")
+    assert [e["name"] for e in doc["metrics"]["layers"]][:2] == ["conv2d_0", "conv2d_1"]
+    capsys.readouterr()
+    code, out, _ = _run(capsys, ["regress", "check", tmp_path, "--set",
+                                 "cl_dma.setup_cycles=400"])
+    assert code == 1
+    failing = [ln.split()[1:4] for ln in out.splitlines() if ln.endswith("FAIL")]
+    assert ["layer", "0", "conv2d_0"] in failing
+    assert "cl_dma.setup_cycles" in out

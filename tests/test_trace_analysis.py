@@ -216,3 +216,20 @@ def test_critical_path_skips_transfer_parts_and_handles_an_empty_trace():
     rec.interval("soc.ic", "l", "x", "transfer", 0, 10)
     rec.interval("soc.l1", "port", "w", "mem", 5, 12)
     assert critical_path(rec).steps == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["compute", "dma", "transfer", "mem", "dram", "x"]),
+                          st.integers(0, 100), st.integers(1, 30)), max_size=20),
+       st.integers(0, 60), st.integers(1, 80))
+def test_attribution_splits_every_window_exactly(raw, lo, width):
+    """The roles' shares of a window add up to its length, and compute gets exactly the
+    time some compute-role interval covers."""
+    r = Recorder()
+    for k, (cat, s, d) in enumerate(raw):
+        r.interval("soc.a", f"l{k}", "i", cat, s, s + d)
+    hi = lo + width
+    got = attribute(role_spans(r), lo, hi)
+    assert sum(got.values()) == width
+    busy = merge((s, s + d) for cat, s, d in raw if cat not in ("dma", "transfer", "mem", "dram"))
+    assert got["compute"] == covered(busy, lo, hi)

@@ -217,3 +217,12 @@ def test_trace_file_is_untouched_by_plotting(run_dir):
     main(["trace", "plot", str(run_dir), "--window", ":50us", "-o",
           str(run_dir / "z.png")])
     assert gzip.decompress((run_dir / "trace.json.gz").read_bytes()) == before
+
+
+def test_critical_path_per_layer(layered_dir, capsys):
+    """Path: conv1 in (20) -> conv1 t0 (70) -> conv1 out (10) -> fc in (30) -> fc t0 (20)."""
+    _, out, _ = _out(capsys, ["trace", "stalls", str(layered_dir)])
+    table = out[out.index("time on the path per layer"):].splitlines()[1:4]
+    assert [ln.split() for ln in table] == [["layer", "compute", "dma", "wait"],
+                                            ["conv1", "70", "30", "0"],
+                                            ["fc", "20", "30", "0"]]

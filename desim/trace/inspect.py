@@ -8,6 +8,7 @@ from typing import Any
 from desim.trace import layers as layer_tables
 from desim.trace.critical import CriticalPath, critical_path
 from desim.trace.layers import LayerRow
+from desim.trace.roles import role
 from desim.trace.rundir import TraceRun
 from desim.trace.stalls import ATTRIBUTION, compute_gaps, layer_stalls
 from desim.trace.stats import link_stats, utilisation
@@ -170,6 +171,19 @@ def format_path(cp: CriticalPath, rows: list[LayerRow], hz: float | None) -> lis
     lines = [f"critical path: {len(cp.steps)} steps from {format_time(cp.start)} to "
              f"{format_time(cp.end, hz)}; "
              + ", ".join(f"{r} {_pct(v, span)}" for r, v in roles.items() if v)]
+    per_layer: dict[str, dict[str, int]] = {}
+    for st in cp.steps:
+        iv = st.interval
+        acc = per_layer.setdefault(_layer_at(rows, iv.start, iv.args) or "-", {})
+        r = role(iv.cat)
+        acc[r] = acc.get(r, 0) + iv.end - iv.start
+        acc["wait"] = acc.get("wait", 0) + st.wait
+    if len(per_layer) > 1:
+        cols = [c for c in (*ATTRIBUTION, "wait") if any(c in a for a in per_layer.values())]
+        lines += ["  time on the path per layer (cycles)"]
+        lines += ["  " + ln for ln in table(("layer", *cols),
+                                             [(name, *(_cyc(a.get(c, 0), hz) for c in cols))
+                                              for name, a in per_layer.items()])]
     body = []
     runs = cp.runs()
     for grp in runs[-MAX_PATH_RUNS:]:
