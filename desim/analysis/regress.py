@@ -187,9 +187,11 @@ def load_baseline(path: str | os.PathLike[str]) -> tuple[Case, dict[str, Any]]:
         raise DesimError(f"baseline {p}: format {got!r} is not {FORMAT} (not a desim "
                          f"baseline, or from another desim version); {fix}")
     case, met = doc.get("case"), doc.get("metrics")
-    ok = (isinstance(case, dict) and isinstance(case.get("platform"), str)
+    if not (isinstance(case, dict) and isinstance(met, dict)):
+        raise DesimError(f"baseline {p}: 'case' or 'metrics' is missing or malformed; {fix}")
+    ok = (isinstance(case.get("platform"), str)
           and isinstance(case.get("workload"), str) and isinstance(case.get("seed", 0), int)
-          and isinstance(case.get("overrides", {}), dict) and isinstance(met, dict)
+          and isinstance(case.get("overrides", {}), dict)
           and isinstance(met.get("total_ps"), int)
           and isinstance(met.get("cycles"), int | float)
           and isinstance(met.get("layers", []), list))

@@ -133,7 +133,7 @@ def format_stalls(run: TraceRun, top: int = 5) -> str:
     if run.layers:
         stalls = layer_stalls(rows, None)
         lines += ["", "per layer, from summary.json (cycles)"]
-        body = []
+        body: list[tuple[str, ...]] = []
         for s in stalls:
             other = max(0.0, s.layer.cycles - s.compute - s.dma - s.dram)
             body.append((s.layer.name, s.layer.engine, f"{s.layer.cycles:,.0f}",
@@ -147,15 +147,15 @@ def format_stalls(run: TraceRun, top: int = 5) -> str:
         return "\n".join(lines)
     windows = ([(r.name, r.start_ps, r.end_ps) for r in rows] if rows
                else [("(whole run)", 0, run.end_ps)])
-    attributed = layer_stalls([LayerRow(0, n, s, e, 0.0) for n, s, e in windows], rec)
+    attributed = layer_stalls([LayerRow(0, n, lo, hi, 0.0) for n, lo, hi in windows], rec)
     cols = (*ATTRIBUTION, "idle")
     lines += ["", "time attributed from the trace: computing, else the innermost busy "
                   f"resource ({'layer windows ' + origin if rows else 'no layers'}; cycles)"]
     body = []
-    for (name, s, e), a in zip(windows, attributed, strict=True):
+    for (name, lo, hi), a in zip(windows, attributed, strict=True):
         t = a.traced or {}
-        body.append((name, _cyc(e - s, hz),
-                     *(f"{_cyc(t[c], hz)} {_pct(t[c], e - s):>6}" for c in cols)))
+        body.append((name, _cyc(hi - lo, hz),
+                     *(f"{_cyc(t[c], hz)} {_pct(t[c], hi - lo):>6}" for c in cols)))
     lines += table(("window", "length", *cols), body)
     lines += ["", "longest stretches with no engine computing"] + _gap_lines(run, rows, top)
     lines += ["", *format_path(critical_path(rec), rows, hz)]

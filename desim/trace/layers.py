@@ -67,7 +67,8 @@ def from_trace(rec: Recorder, clock_hz: float | None) -> list[LayerRow]:
     engines: dict[str, set[str]] = {}
     macs: dict[tuple[str, str, str], int] = {}
     for iv in rec.intervals:
-        layer = iv.args.get("layer") if iv.args else None
+        args = iv.args or {}
+        layer = args.get("layer")
         if not layer:
             continue
         spans.setdefault(layer, []).append((iv.start, iv.end))
@@ -75,9 +76,9 @@ def from_trace(rec: Recorder, clock_hz: float | None) -> list[LayerRow]:
             compute.setdefault(layer, []).append((iv.start, iv.end))
             parts = iv.path.split(".")
             engines.setdefault(layer, set()).add(parts[1] if len(parts) > 1 else parts[0])
-            if "macs" in iv.args:
+            if "macs" in args:
                 key = (layer, iv.path, iv.lane)
-                macs[key] = macs.get(key, 0) + int(iv.args["macs"])
+                macs[key] = macs.get(key, 0) + int(args["macs"])
     per_cycle = clock_hz / 1e12 if clock_hz else 0.0
     rows = []
     order = sorted(spans, key=lambda name: (min(s for s, _ in spans[name]), name))
