@@ -190,6 +190,19 @@ def test_closed_page_precharges_after_every_access():
     assert e.stats()["pre"] == 2
 
 
+def test_incremental_api_jumps_between_events():
+    """Idle: the next event is the first refresh (6240). A read offered at 100 makes 100
+    the next event; running to the next output finds it done at 150 (ACT 102, READ 124)."""
+    e = DramEngine(DDR4)
+    assert e.next_event() == 6240
+    e.submit([addr()], False, 100, tag="rd")
+    assert e.next_event() == 100
+    assert e.run_until_output() == 150 and e.now == 150
+    assert e.pop_done(149) == [] and e.pop_done(150) == [(150, "rd")]
+    closed = DramEngine(dataclasses.replace(DDR4, refresh=False))
+    assert closed.next_event() is None and closed.run_until_output() is None
+
+
 # -- protocol invariants on random traffic --------------------------------------------
 
 def check_protocol(engine: DramEngine) -> None:

@@ -103,9 +103,11 @@ class DramEngine:
 
     ``now`` is the first cycle not yet simulated. Requests are offered by streams
     (:meth:`submit`); a stream completes when its last read returned its data and its last
-    write was acknowledged. :meth:`advance` simulates up to a cycle, :meth:`run_until_output`
-    up to the next stream completion, :meth:`finish` until everything (writes included) is
-    done. :meth:`fork` copies the state, e.g. to look ahead without committing.
+    write was acknowledged. :meth:`next_event` tells the next cycle the controller can act,
+    :meth:`advance` simulates up to a cycle, :meth:`run_until_output` up to the next stream
+    completion, :meth:`pop_done` collects completed streams with their completion cycle,
+    :meth:`finish` runs until everything (writes included) is done. :meth:`fork` copies the
+    state, e.g. to look ahead without committing.
     """
 
     def __init__(self, spec: DramSpec, log: bool = False):
@@ -113,7 +115,6 @@ class DramEngine:
         #: with ``log``: every command issued, as (cycle, "ACT"|"PRE"|"RD"|"WR"|"REF", bank,
         #: row); bank is the rank for REF, row -1 for PRE and REF
         self.log: list[tuple[int, str, int, int]] | None = [] if log else None
-        self.txn_bytes = s.txn_bytes
         nb = s.banks
         self.nbanks = nb
         self.banks_per_rank = bpr = s.bank_groups * s.banks_per_group
@@ -128,7 +129,7 @@ class DramEngine:
         self.write_delay = s.CWL + burst
         self.ccd_l = max(burst, s.tCCD_L)
         self.ccd_s = max(burst, s.tCCD_S)
-        self.rank_switch = burst + s.tRTRS
+        self.rd_to_rd_o = burst + s.tRTRS
         self.rd_to_wr = s.CL + burst + s.tRTRS - s.CWL
         self.wr_to_rd_l = s.CWL + burst + s.tWTR_L
         self.wr_to_rd_s = s.CWL + burst + s.tWTR_S
@@ -192,14 +193,12 @@ class DramEngine:
     # -- address mapping -------------------------------------------------------------
 
     def _mapping(self, s: DramSpec) -> None:
-        shift = s.txn_bytes.bit_length() - 1
-        self.offset_bits = shift
+        shift = s.txn_bytes.bit_length() - 1  # the burst's offset bits
         fields: dict[str, tuple[int, int]] = {}
         for name, bits in reversed(s.field_bits()):
             fields[name] = (shift, (1 << bits) - 1)
             shift += bits
         self.fields = fields
-        self.addr_bits = shift
         (self.s_ro, self.m_ro), (self.s_ra, self.m_ra) = fields["ro"], fields["ra"]
         (self.s_bg, self.m_bg), (self.s_ba, self.m_ba) = fields["bg"], fields["ba"]
 
@@ -240,6 +239,12 @@ class DramEngine:
     def close_input(self) -> None:
         """No more streams will come: leftover buffered writes drain once queues are empty."""
         self.closed = True
+
+    def next_event(self) -> int | None:
+        """Next cycle at which the controller can act (a command, a transaction move, an
+        arrival, a refresh); None if it never will. Idle cycles before it change nothing."""
+        t = min(self.ref_next, self.move_at, self.fe_at, self._cmd_next())
+        return None if t >= INF else max(t, self.now)
 
     def advance(self, until: int) -> None:
         """Simulate every cycle before ``until``."""
@@ -578,7 +583,7 @@ class DramEngine:
             r_wr[r] = max(r_wr[r], t + self.rd_to_wr)
             for o in range(len(r_rd)):
                 if o != r:
-                    r_rd[o] = max(r_rd[o], t + self.rank_switch)
+                    r_rd[o] = max(r_rd[o], t + self.rd_to_rd_o)
                     r_wr[o] = max(r_wr[o], t + self.rd_to_wr)
             self.b_pre[b] = max(self.b_pre[b], t + self.spec.tRTP)
             end = t + self.read_delay
@@ -779,9 +784,9 @@ class DramEngine:
 
 #: attributes fixed at construction (shared by forks)
 _CONSTANT = frozenset({
-    "spec", "txn_bytes", "nbanks", "banks_per_rank", "rank_of", "bg_of", "rr_order",
-    "offset_bits", "fields", "addr_bits", "s_ro", "m_ro", "s_ra", "m_ra", "s_bg", "m_bg",
-    "s_ba", "m_ba", "burst", "read_delay", "write_delay", "ccd_l", "ccd_s", "rank_switch",
+    "spec", "nbanks", "banks_per_rank", "rank_of", "bg_of", "rr_order", "fields",
+    "s_ro", "m_ro", "s_ra", "m_ra", "s_bg", "m_bg", "s_ba", "m_ba",
+    "burst", "read_delay", "write_delay", "ccd_l", "ccd_s", "rd_to_rd_o",
     "rd_to_wr", "wr_to_rd_l", "wr_to_rd_s", "wr_to_rd_o", "wr_to_pre", "closed_page",
     "ref_interval",
 })
