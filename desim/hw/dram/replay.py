@@ -104,8 +104,7 @@ def read_trace(path: str | Path, spec: DramSpec | None = None) -> Trace:
                     writes.append(_field_op(parts))
                     arrivals.append(_field_cycle(parts))
                 except _BadLine as exc:
-                    raise SpecError(f"{path}:{lineno}: {exc}; expected '<hex address> "
-                                    "READ|WRITE <cycle>'") from None
+                    raise SpecError(f"{path}:{lineno}: {exc}") from None
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise SpecError(f"trace {path}: unreadable near line {lineno + 1} ({exc})") from None
     if not addrs:
@@ -114,27 +113,32 @@ def read_trace(path: str | Path, spec: DramSpec | None = None) -> Trace:
 
 
 class _BadLine(Exception):
-    pass
+    """A malformed trace line; the message says what is wrong and what is expected."""
+
+
+_FORMAT = "expected '<hex address> READ|WRITE <cycle>'"
 
 
 def _field_addr(parts: list[str], align: int, limit: int) -> int:
     if len(parts) != 3:
-        raise _BadLine(f"{len(parts)} fields instead of 3")
+        raise _BadLine(f"{len(parts)} fields instead of 3; {_FORMAT}")
     try:
         addr = int(parts[0], 16)
     except ValueError:
-        raise _BadLine(f"address '{parts[0]}' is not hexadecimal") from None
+        raise _BadLine(f"address '{parts[0]}' is not hexadecimal; {_FORMAT}") from None
     if addr < 0 or addr >= limit:
-        raise _BadLine(f"address {parts[0]} is outside the {limit} B of the DRAM")
+        raise _BadLine(f"address {parts[0]} is outside the {limit} B of the DRAM; use "
+                       f"addresses below {limit:#x} or a larger part")
     if addr % align:
-        raise _BadLine(f"address {parts[0]} is not aligned to the {align} B transaction")
+        raise _BadLine(f"address {parts[0]} is not aligned to the {align} B transaction; "
+                       "align it, or set bus_width/burst_length to the trace's size")
     return addr
 
 
 def _field_op(parts: list[str]) -> bool:
     op = parts[1].upper()
     if op not in ("READ", "WRITE"):
-        raise _BadLine(f"operation '{parts[1]}' is neither READ nor WRITE")
+        raise _BadLine(f"operation '{parts[1]}' is neither READ nor WRITE; {_FORMAT}")
     return op == "WRITE"
 
 
@@ -142,9 +146,10 @@ def _field_cycle(parts: list[str]) -> int:
     try:
         cycle = int(parts[2])
     except ValueError:
-        raise _BadLine(f"arrival '{parts[2]}' is not a whole number of cycles") from None
+        raise _BadLine(f"arrival '{parts[2]}' is not a whole number of cycles; "
+                       f"{_FORMAT}") from None
     if cycle < 0:
-        raise _BadLine(f"arrival {cycle} is negative")
+        raise _BadLine(f"arrival {cycle} is negative; arrivals count cycles from 0")
     return cycle
 
 
