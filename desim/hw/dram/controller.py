@@ -365,7 +365,7 @@ class DramEngine:
             now = self.now
             if idle_stop and not (self.streams or self.rq or self.wq or self.n_cmd):
                 return
-            cn = self._cmd_next()
+            cn = self._cmd_next() if self.ref_pending else min(self.lb)
             t = min(self.ref_next, self.move_at, self.fe_at, cn)
             if t < now:
                 t = now
@@ -413,13 +413,13 @@ class DramEngine:
             lo = r * self.banks_per_rank
             hi = lo + self.banks_per_rank
         lb = self.lb
+        try_bank = self._try_bank
         for b in self.rr_order[self.ptr]:
-            if lb[b] > t or lo <= b < hi:
-                continue
-            kind = self._try_bank(b, t)
-            if kind:
-                self.ptr = b
-                return kind == 2
+            if lb[b] <= t and not lo <= b < hi:
+                kind = try_bank(b, t)
+                if kind:
+                    self.ptr = b
+                    return kind == 2
         return False
 
     def _candidates(self, b: int) -> tuple[int, int, bool]:
@@ -478,9 +478,11 @@ class DramEngine:
             else:
                 self._precharge(b, t, True)
             return 1
-        if trd <= t or twr <= t:
-            i_rd, i_wr = c[0], c[1]
-            self._column(b, i_rd if twr > t or (trd <= t and i_rd < i_wr) else i_wr, t)
+        if trd <= t:
+            self._column(b, c[1] if twr <= t and c[1] < c[0] else c[0], t)
+            return 2
+        if twr <= t:
+            self._column(b, c[1], t)
             return 2
         self.lb[b] = min(first, trd, twr)
         return 0
