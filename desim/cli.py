@@ -33,12 +33,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = _parse_sets(args.set)
     prepare_outdir(args.outdir)  # fail before simulating, not after
     result = simulate(args.platform, args.workload, seed=args.seed, overrides=overrides,
-                      trace=not args.no_trace)
+                      trace=not args.no_trace, functional=args.functional,
+                      input_tensor=args.input)
     paths = result.write(args.outdir)
     schedule = getattr(result.soc, "schedule", None)
     if args.save_schedule and schedule is not None:
         paths["schedule"] = schedule.save(paths["summary"].parent / "schedule.json")
     print(format_summary(result.summary()))
+    if "functional" in result.extra:
+        fn = result.extra["functional"]
+        print("functional " + ", ".join(f"{k} {fn[k]}" for k in ("top1_agreement", "snr_db",
+                                                                "input", "weights") if k in fn))
     print("\nwrote " + ", ".join(str(p) for p in paths.values()))
     return 0
 
@@ -78,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a platform parameter, e.g. --set dma.channels=2")
     run.add_argument("--no-trace", action="store_true",
                      help="do not record a trace (faster; no trace or timeline file)")
+    run.add_argument("--functional", action="store_true",
+                     help="also compute the graph on real int8 tensors through the schedule "
+                          "and write OUTDIR/output.npy (same timing)")
+    run.add_argument("--input", metavar="FILE.npy",
+                     help="input tensor of a functional run (implies --functional; "
+                          "default: seeded random)")
     run.add_argument("--save-schedule", action="store_true",
                      help="also write the mapped schedule (tiles, copies, placement) to "
                           "OUTDIR/schedule.json")

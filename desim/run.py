@@ -5,6 +5,9 @@ This is what ``desim run`` does, as a library call::
     result = simulate("stream_soc", "tiles", seed=0, overrides={"dma.channels": "2"})
     result.summary()           # the summary.json document
     result.write("out")        # summary.json, trace.json.gz, timeline.png
+
+With ``functional=True`` the run also computes real int8 tensors through the same
+schedule (docs/functional.md) and ``write`` adds ``output.npy``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 import desim
 from desim.errors import DesimError
@@ -37,6 +42,8 @@ class RunResult:
     workload: Any
     seed: int
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the graph outputs of a functional run (None in timing runs)
+    outputs: list[np.ndarray] | None = None
 
     @property
     def tracer(self) -> Recorder | None:
@@ -75,7 +82,8 @@ class RunResult:
         return doc
 
     def write(self, outdir: str | os.PathLike[str], timeline: bool = True) -> dict[str, Path]:
-        """Write summary.json, and when traced trace.json.gz and timeline.png, atomically."""
+        """Write summary.json, when traced trace.json.gz and timeline.png, and in functional
+        runs output.npy (output_1.npy, ... for further graph outputs), atomically."""
         from desim.trace import chrome
 
         out = prepare_outdir(outdir)
@@ -83,6 +91,11 @@ class RunResult:
         with atomic_open(paths["summary"], "w") as fh:
             json.dump(self.summary(), fh, indent=2)
             fh.write("\n")
+        for i, value in enumerate(self.outputs or []):
+            key = "output" if i == 0 else f"output_{i}"
+            paths[key] = out / f"{key}.npy"
+            with atomic_open(paths[key], "wb") as fh:
+                np.save(fh, value)
         rec = self.tracer
         if rec is not None:
             rec.meta.update({"platform": self.platform_name, "workload": self.workload_name,
@@ -122,15 +135,39 @@ def build(platform: str, overrides: dict[str, Any] | None = None, seed: int = 0,
 
 
 def simulate(platform: str, workload: str, seed: int = 0,
-             overrides: dict[str, Any] | None = None, trace: bool = True) -> RunResult:
-    """Run ``workload`` on ``platform`` to completion and return the result."""
+             overrides: dict[str, Any] | None = None, trace: bool = True,
+             functional: bool = False,
+             input_tensor: np.ndarray | str | Path | None = None) -> RunResult:
+    """Run ``workload`` on ``platform`` to completion and return the result.
+
+    ``functional`` (implied by ``input_tensor``) also computes the graph on real tensors:
+    ``input_tensor`` (an array or a ``.npy`` path) or a seeded random input, the model's
+    weights or seeded random ones; timing is the same as without it.
+    """
     wl = load_workload(workload)
+    functional = functional or input_tensor is not None
+    if functional:  # bad input fails here, before anything is built
+        from desim.runtime import functional as fmode
+
+        wl, weights = fmode.functional_graph(wl, seed)
+        if input_tensor is None:
+            inputs, source = fmode.random_inputs(wl, seed), f"random (seed {seed})"
+        else:
+            inputs = fmode.load_input(wl, input_tensor)
+            source = "array" if isinstance(input_tensor, np.ndarray) else str(input_tensor)
     sim, spec, soc = build(platform, overrides, seed, trace)
     extra: dict[str, Any] = {}
     prepare = getattr(soc, "prepare", None)
     if prepare is not None:  # validation and mapping, before anything runs
         prepare(wl)
+    fn = None
+    if functional:
+        fn = extra["functional"] = fmode.for_soc(soc, wl, inputs, seed)  # the runtime takes it
     sim.process(soc.execute(wl, extra), "main")  # type: ignore[attr-defined]
     sim.run()
     name = Path(platform).stem if platform.endswith(".py") else platform
-    return RunResult(name, getattr(wl, "name", workload), spec, sim, soc, wl, seed, extra)
+    result = RunResult(name, getattr(wl, "name", workload), spec, sim, soc, wl, seed, extra)
+    if fn is not None:
+        result.outputs = fn.outputs()
+        extra["functional"] = {**fn.summary(), "input": source, "weights": weights}
+    return result

@@ -32,6 +32,7 @@ from desim.hw.interconnect import Interconnect, LinkSpec, add_link
 from desim.hw.memory import Sram, SramSpec
 from desim.kernel import Clock, Component, Sim
 from desim.mapping import MappingSpec, Target, map_graph
+from desim.runtime.analog import AnalogSpec
 from desim.spec import Spec, param, subspec
 
 _GVSOC = "GVSoC pulp_open"
@@ -63,6 +64,7 @@ class SocSpec(Spec):
         DmaSpec, channels=2, queue_depth=4, outstanding=4,
         doc=f"I/O DMA between DRAM and L2, one channel per direction ({_UDMA})")
     aimc: AimcSpec | None = param(None, doc="AIMC crossbars (None: a digital cluster)")
+    analog: AnalogSpec = subspec(AnalogSpec)
     mapping: MappingSpec = subspec(MappingSpec)
 
     def target(self) -> Target:

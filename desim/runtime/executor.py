@@ -76,7 +76,13 @@ def staged(c: Copy, stage: int, to_stage: bool) -> Copy1D | Copy2D:
 
 
 class Runtime:
-    """Runs ``schedule`` on ``soc``; ``functional`` (optional) computes real tensors."""
+    """Runs ``schedule`` on ``soc``; ``functional`` (optional) computes real tensors.
+
+    ``functional`` (a :class:`desim.runtime.functional.Functional`) supplies the payload a
+    crossbar keeps when programmed, ``block_weights(block, crossbar)``, and the callables
+    the engines run when a job completes: ``tile_fn(layer, tile)`` on a cluster tile's
+    kernel job, ``block_fn(layer, tile, block, lo, hi)`` on each MVM job of an AIMC tile.
+    """
 
     def __init__(self, soc: PulpSoc, schedule: Schedule, functional: Any = None):
         self.soc, self.schedule, self.fn = soc, schedule, functional
@@ -127,7 +133,11 @@ class Runtime:
                 aimc.crossbars[b.crossbar].preload(job)
 
     def _weights(self, block: Any) -> Any:
-        return self.fn.block_weights(block) if self.fn is not None else None
+        """The payload crossbar ``block.crossbar`` keeps for ``block`` (functional runs)."""
+        if self.fn is None:
+            return None
+        assert self.soc.aimc is not None
+        return self.fn.block_weights(block, self.soc.aimc.crossbars[block.crossbar])
 
     # -- one layer -----------------------------------------------------------------------
 
@@ -232,9 +242,9 @@ class Runtime:
     def _compute(self, layer: Layer, tile: Tile) -> Generator[simpy.Event, Any, None]:
         soc = self.soc
         label = f"{layer.name} t{tile.index}"
-        fn = self.fn.tile_fn(layer, tile) if self.fn is not None else None
         h, c = tile.r1 - tile.r0, tile.c1 - tile.c0
         if layer.engine == "cluster":
+            fn = self.fn.tile_fn(layer, tile) if self.fn is not None else None
             job = KernelJob(**{**layer.job, "h_out": h, "c_out": c}, in_addr=tile.in_addr,
                             w_addr=tile.w_addr, out_addr=tile.out_addr, name=label,
                             layer=layer.name, tile=tile.index, compute=fn)
@@ -244,10 +254,11 @@ class Runtime:
         w_out = layer.job["w_out"]
         events = []
         parts = blocks_for(layer, tile.c0, tile.c1)
-        for k, (b, lo, hi) in enumerate(parts):
+        for b, lo, hi in parts:
+            fn = self.fn.block_fn(layer, tile, b, lo, hi) if self.fn is not None else None
             job = MvmJob(b.crossbar, h * w_out, b.rows, hi - lo, b.row0, b.col0 + lo - b.n0,
                          b.tag, tile.in_addr, tile.out_addr, f"{label} {b.tag}", layer.name,
-                         tile.index, compute=fn if k == len(parts) - 1 else None)
+                         tile.index, compute=fn)
             events.append(soc.aimc.submit(job))
         yield self.env.all_of(events)
         if layer.row_blocks > 1:
