@@ -44,6 +44,8 @@ class RunResult:
     extra: dict[str, Any] = field(default_factory=dict)
     #: the graph outputs of a functional run (None in timing runs)
     outputs: list[np.ndarray] | None = None
+    #: every tensor of a functional run by name (inputs, activations)
+    tensors: dict[str, np.ndarray] | None = None
 
     @property
     def tracer(self) -> Recorder | None:
@@ -168,6 +170,6 @@ def simulate(platform: str, workload: str, seed: int = 0,
     name = Path(platform).stem if platform.endswith(".py") else platform
     result = RunResult(name, getattr(wl, "name", workload), spec, sim, soc, wl, seed, extra)
     if fn is not None:
-        result.outputs = fn.outputs()
+        result.outputs, result.tensors = fn.outputs(), fn.values
         extra["functional"] = {**fn.summary(), "input": source, "weights": weights}
     return result
