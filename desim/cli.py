@@ -7,6 +7,7 @@ is printed as one line naming the problem and the fix, with exit code 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -49,9 +50,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_platforms(args: argparse.Namespace) -> int:
-    """List the built-in platforms."""
+    """List the built-in platforms, or show one platform's parameters."""
     from desim.registry import DEFAULT_PLATFORM, describe_module, load_platform, platform_names
 
+    if args.action == "show":
+        if not args.name:
+            raise DesimError("desim platforms show NAME: give a platform name or script path")
+        from desim.report import format_params
+
+        module = load_platform(args.name)
+        spec = module.default_spec().with_overrides(_parse_sets(args.set))
+        print(format_params(spec, markdown=args.markdown))
+        return 0
     for name in platform_names():
         mark = " (default)" if name == DEFAULT_PLATFORM else ""
         print(f"{name:<16} {describe_module(load_platform(name))}{mark}")
@@ -94,7 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
                           "OUTDIR/schedule.json")
     run.set_defaults(func=cmd_run)
 
-    sub.add_parser("platforms", help="list built-in platforms").set_defaults(func=cmd_platforms)
+    plat = sub.add_parser("platforms", help="list built-in platforms, or show one's parameters",
+                          description=cmd_platforms.__doc__)
+    plat.add_argument("action", nargs="?", choices=("list", "show"), default="list")
+    plat.add_argument("name", nargs="?", help="platform name or script path (for show)")
+    plat.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="show the parameters with these overrides applied")
+    plat.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    plat.set_defaults(func=cmd_platforms)
     add_workloads_parser(sub)
     add_trace_parser(sub)
     add_regress_parser(sub)
@@ -128,6 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("desim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into a reader that stopped (e.g. head)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
     return int(code or 0)
 
 

@@ -43,3 +43,27 @@ def format_summary(doc: dict[str, Any]) -> str:
     lines.append(f"simulator {sim['events']:,} events in {sim['wall_s']:.3f} s "
                  f"({sim['events_per_s']:,.0f} events/s)")
     return "\n".join(lines)
+
+
+def format_params(spec: Any, markdown: bool = False) -> str:
+    """Every parameter of a platform spec: key, value, unit, description and source."""
+    from desim.spec import describe
+
+    rows = describe(spec)
+    if markdown:
+        out = ["| parameter | default | unit | description | source |", "|---|---|---|---|---|"]
+        for r in rows:
+            cells = [f"`{r['key']}`", f"`{_value(r['value'])}`", r["unit"], r["doc"], r["source"]]
+            out.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+        return "\n".join(out)
+    width = max(len(r["key"]) for r in rows)
+    return "\n".join(f"{r['key']:<{width}}  {_value(r['value']):>14} {r['unit']:<10} {r['doc']}"
+                     + (f"  [{r['source']}]" if r["source"] else "") for r in rows)
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, tuple):
+        return ",".join(map(str, v)) or "()"
+    if isinstance(v, float) and v >= 1e5:
+        return f"{v:.4g}"
+    return str(v)

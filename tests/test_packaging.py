@@ -26,3 +26,18 @@ def test_builtin_platforms_are_found():
     for name in platform_names():
         module = load_platform(name)
         assert module.default_spec() is not None
+
+
+def test_docs_list_every_platform_parameter():
+    """docs/platforms.md tables every parameter of every built-in platform with its default
+    (regenerate with `desim platforms show NAME --markdown`)."""
+    from desim.registry import load_platform, platform_names
+    from desim.report import format_params
+
+    docs = ROOT / "docs" / "platforms.md"
+    if not docs.is_file():
+        pytest.skip("not a source checkout")
+    text = docs.read_text()
+    for name in platform_names():
+        table = format_params(load_platform(name).default_spec(), markdown=True)
+        assert table in text, f"docs/platforms.md is stale for {name}"

@@ -37,7 +37,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"{'name':<18}{'kind':<11}{'MACs':>13}{'params':>11}  description")
     for name in zoo_names():
         g = load_zoo(name)
-        print(f"{name:<18}{'zoo':<11}{g.macs:>13,}{g.params:>11,}  {describe(name)}")
+        mark = " (default)" if name == DEFAULT_WORKLOAD else ""
+        print(f"{name:<18}{'zoo':<11}{g.macs:>13,}{g.params:>11,}  {describe(name)}{mark}")
     for name, wl in sorted(SYNTHETIC.items()):
         mark = " (default)" if name == DEFAULT_WORKLOAD else ""
         doc = (type(wl).__doc__ or "").strip().splitlines()[0]

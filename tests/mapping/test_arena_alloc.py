@@ -36,7 +36,7 @@ def test_arena_blocks_never_overlap(ops):
     spans = sorted(live)
     for (s0, n0), (s1, _) in zip(spans, spans[1:], strict=False):
         assert s0 + n0 <= s1
-    assert all(0 <= s and s + n <= 2048 for s, n in spans)
+    assert all(s >= 0 and s + n <= 2048 for s, n in spans)
     assert a.used == sum(n for _, n in live)
 
 

@@ -17,7 +17,8 @@ def test_list_shows_zoo_and_synthetic(capsys):
     assert rows["mobilenetv2"][1:4] == ["zoo", "300,774,272", "3,487,816"]
     tiles = load_workload("tiles")
     assert rows["tiles"][1:3] == ["synthetic", f"{tiles.total_macs:,}"]
-    assert out[-2].endswith("(default)")
+    default = [line for line in out if line.endswith("(default)")]
+    assert len(default) == 1 and default[0].split()[0] == "resnet8"
 
 
 def test_show_zoo_table(capsys):

@@ -132,7 +132,7 @@ def test_zoo_registry():
     assert zoo_names() == sorted(TOTALS)
     assert (zoo_dir() / "resnet8.py").is_file()
     assert set(TOTALS) | {"tiles", "tiles_membound"} <= set(workload_names())
-    assert DEFAULT_WORKLOAD == "tiles" and load_workload("tiles").name == "tiles"
+    assert DEFAULT_WORKLOAD == "resnet8" and load_workload("tiles").name == "tiles"
     g = load_workload("dscnn")
     assert isinstance(g, Graph) and g.source == "zoo:dscnn" and g is load_workload("dscnn")
 
