@@ -22,13 +22,13 @@ The allocator places buffers first-fit at aligned addresses inside
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
 import simpy
 
+from desim.arena import Arena
 from desim.errors import SpecError
 from desim.hw.interconnect import Link, Route, instant, stream
 from desim.kernel import Clock, Component
@@ -115,7 +115,7 @@ class Sram(Component):
         self._write_pj = spec.write_pj_per_byte
         self.energy_pj = 0.0
         # allocator: free holes as sorted [start, end) pairs, live buffers by address
-        self._holes: list[list[int]] = [[self.base, self.base + self.size]]
+        self._arena = Arena(self.base, self.size)
         self._live: dict[int, Buffer] = {}
         self.occupancy = 0
         self.peak = 0
@@ -171,18 +171,14 @@ class Sram(Component):
                             "integer size")
         if align < 1 or align & (align - 1):
             raise SpecError(f"{self.path}: buffer '{name}': align={align} must be a power of 2")
-        for i, hole in enumerate(self._holes):
-            lo, hi = hole
-            start = -(-lo // align) * align
-            if start + nbytes <= hi:
-                pieces = [p for p in ([lo, start], [start + nbytes, hi]) if p[0] < p[1]]
-                self._holes[i:i + 1] = pieces
-                buf = Buffer(name, start, nbytes, self)
-                self._live[start] = buf
-                self._occupy(nbytes)
-                return buf
+        start = self._arena.alloc(nbytes, align)
+        if start is not None:
+            buf = Buffer(name, start, nbytes, self)
+            self._live[start] = buf
+            self._occupy(nbytes)
+            return buf
         free = self.size - self.occupancy
-        largest = max((hi - lo for lo, hi in self._holes), default=0)
+        largest = self._arena.largest()
         raise SpecError(f"{self.path}: cannot place buffer '{name}' of {nbytes} B "
                         f"(align {align}): {free} B of {self.size} B free, largest free block "
                         f"{largest} B, {len(self._live)} buffers live; use a smaller tile or "
@@ -194,15 +190,7 @@ class Sram(Component):
             raise SpecError(f"{self.path}: buffer '{buf.name}' at {buf.addr:#x} is not "
                             "allocated here (freed twice, or from another memory)")
         del self._live[buf.addr]
-        lo, hi = buf.addr, buf.end
-        holes = self._holes
-        i = bisect.bisect_left(holes, [lo, hi])
-        if i < len(holes) and holes[i][0] == hi:  # merge with the next hole
-            hi = holes.pop(i)[1]
-        if i > 0 and holes[i - 1][1] == lo:  # and with the previous one
-            holes[i - 1][1] = hi
-        else:
-            holes.insert(i, [lo, hi])
+        self._arena.free(buf.addr, buf.nbytes)
         self._occupy(-buf.nbytes)
 
     def buffers(self) -> list[Buffer]:

@@ -21,9 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from desim.arena import Arena
 from desim.errors import SpecError
 from desim.mapping.aimc_alloc import Allocation, Block, allocate
-from desim.mapping.arena import Arena
 from desim.mapping.schedule import Copy, Layer, Schedule, Tile
 from desim.mapping.spec import MappingSpec
 from desim.mapping.tiler import TILE_COST, TileRegion, TileShape, choose, geometry, regions

@@ -3,8 +3,8 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from desim.arena import Arena
 from desim.mapping.aimc_alloc import allocate, cut
-from desim.mapping.arena import Arena
 
 
 def test_arena_first_fit_alignment_and_merge():
