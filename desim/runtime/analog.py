@@ -42,11 +42,22 @@ from desim.errors import SpecError
 from desim.hw.aimc import AimcSpec
 from desim.kernels.aimc import CrossbarSpec, CrossbarState, mvm, program
 from desim.mapping.aimc_alloc import Block
-from desim.runtime.digital import Region, Values, output_stage, quant_of, weight_zero_point, window
+from desim.runtime.digital import (
+    Region,
+    Values,
+    output_stage,
+    quant_of,
+    weight_data,
+    weight_zero_point,
+    window,
+)
 from desim.spec import Spec, param
 from desim.workload.op import Op, OpKind
 
 _CROSSBAR = {f.name: f for f in dataclasses.fields(CrossbarSpec)}
+
+#: seeded random inputs the ADC ranges are calibrated on (adc_full_scale = 0)
+CALIBRATION_INPUTS = 4
 
 
 def _as_crossbar(name: str) -> float:
@@ -72,7 +83,7 @@ class AnalogSpec(Spec):
         0.0, unit="products", ge=0,
         doc="column sum the ADC maps to its top code, in products of a full-scale input and "
             "a full-scale weight; 0: calibrated per crossbar block (the largest column sum "
-            "of CALIBRATION_INPUTS seeded random inputs, computed before programming)",
+            f"on {CALIBRATION_INPUTS} seeded random inputs, computed before programming)",
         source="calibrated, as deployments set each MVM job's ADC range (GVSoC IMA "
                "adc_high/adc_low); a fixed bound of 12 is IBM aihwkit's IOParameters.out_bound")
     weights_age_s: float = param(
@@ -80,10 +91,6 @@ class AnalogSpec(Spec):
         doc="time from programming the pinned weights at deployment to the inference "
             "(drift); weights reprogrammed during inference are as old as the run makes them",
         source="user choice: 0 = programmed just before")
-
-
-#: seeded random inputs the ADC ranges are calibrated on (adc_full_scale = 0)
-CALIBRATION_INPUTS = 4
 
 
 def crossbar_spec(aimc: AimcSpec, analog: AnalogSpec) -> CrossbarSpec:
@@ -114,7 +121,7 @@ class AnalogLayer:
             raise SpecError(f"functional mode: op {op.name} ({op.kind}) cannot run on AIMC")
         self.op = op
         self.stage = output_stage(op)
-        w = op.weights.data.astype(np.int64)  # type: ignore[union-attr]
+        w = weight_data(op).astype(np.int64)
         self.matrix = (w.reshape(w.shape[0], -1) - weight_zero_point(op)).T  # K x N
         _, self.zp_in = quant_of(op, op.input)
         span = max(128 + self.zp_in, 127 - self.zp_in)
@@ -130,13 +137,12 @@ class AnalogLayer:
 
     def calibrate(self, blocks: tuple[Block, ...], xs: list[np.ndarray]) -> None:
         """Size each block's ADC to the largest column sum it makes on input rows ``xs``
-        (a block that saw none keeps the spec's gain)."""
+        (one full-scale product when it saw only zeros)."""
         for b in blocks:
             w, scale = self._block(b)
             peak = max(float(np.abs(x[:, b.k0:b.k1].astype(float) @ w / scale).max())
                        for x in xs) / self.spec.input_full_scale
-            if peak > 0:
-                self.gains[b.tag] = self.spec.rows / peak
+            self.gains[b.tag] = self.spec.rows / (peak or 1.0)
 
     def program(self, block: Block, rng: np.random.Generator) -> CrossbarState:
         """Block ``block`` of the weights written to a crossbar (programming noise from

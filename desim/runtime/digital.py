@@ -141,6 +141,12 @@ def weight_zero_point(op: Op) -> int:
     return q.zero_point[0] if q is not None and len(q.scale) == 1 else 0
 
 
+def weight_data(op: Op) -> np.ndarray:
+    """The weight values of a weighted op (checked present by :func:`output_stage`)."""
+    assert op.weights is not None and op.weights.data is not None
+    return op.weights.data
+
+
 def _check_window(op: Op) -> None:
     if op.dilation != (1, 1):
         raise SpecError(f"functional mode: op {op.name} is dilated {op.dilation}; the int8 "
@@ -157,7 +163,7 @@ def window(op: Op, r: Region) -> tuple[int, int, tuple[int, int, int, int]]:
 def _conv(op: Op) -> Compute:
     _check_window(op)
     st = output_stage(op)
-    w = op.weights.data  # type: ignore[union-attr]
+    w = weight_data(op)
     _, zp_in = quant_of(op, op.input)
 
     def compute(values: Values, r: Region) -> np.ndarray:
@@ -174,7 +180,7 @@ def _conv(op: Op) -> Compute:
 def _depthwise(op: Op) -> Compute:
     _check_window(op)
     st = output_stage(op)
-    w = op.weights.data  # type: ignore[union-attr]
+    w = weight_data(op)
     m = op.depth_multiplier
     _, zp_in = quant_of(op, op.input)
 
@@ -194,7 +200,7 @@ def _depthwise(op: Op) -> Compute:
 
 def _fully_connected(op: Op) -> Compute:
     st = output_stage(op)
-    w = op.weights.data  # type: ignore[union-attr]
+    w = weight_data(op)
     n_in = w.shape[1]
     _, zp_in = quant_of(op, op.input)
     zp_w = weight_zero_point(op)

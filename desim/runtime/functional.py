@@ -84,31 +84,37 @@ def random_inputs(graph: Graph, seed: int, stream: tuple[int, ...] = (INPUT_STRE
     return out
 
 
+def _read_npy(path: str | Path) -> np.ndarray:
+    """The array of a ``.npy`` file; a :class:`SpecError` names what is wrong with it."""
+    where = f"--input {path}"
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(6) != b"\x93NUMPY":
+                raise SpecError(f"{where}: not a .npy file; save the array with numpy.save")
+            fh.seek(0)
+            return np.load(fh, allow_pickle=False)  # type: ignore[no-any-return]
+    except FileNotFoundError:
+        raise SpecError(f"{where}: no such file; give a .npy file") from None
+    except OSError as exc:
+        raise SpecError(f"{where}: unreadable ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        if isinstance(exc, SpecError):
+            raise
+        raise SpecError(f"{where}: unreadable .npy file ({exc})") from None
+
+
 def load_input(graph: Graph, source: np.ndarray | str | Path) -> Values:
     """The graph's single input from an array or a ``.npy`` file, checked against it."""
     if len(graph.inputs) != 1:
         raise SpecError(f"--input gives one array but {graph.name} has {len(graph.inputs)} "
                         "inputs; run without --input for random inputs")
     t = graph.inputs[0]
-    where = "input array"
-    if not isinstance(source, np.ndarray):
-        where = f"--input {source}"
-        try:
-            with open(source, "rb") as fh:
-                magic = fh.read(6)
-                fh.seek(0)
-                array = np.load(fh, allow_pickle=False) if magic == b"\x93NUMPY" else None
-        except FileNotFoundError:
-            raise SpecError(f"{where}: no such file; give a .npy file") from None
-        except (OSError, ValueError) as exc:
-            raise SpecError(f"{where}: unreadable .npy file ({exc})") from None
-        if array is None:
-            raise SpecError(f"{where}: not a .npy file; save the array with numpy.save")
-        source = array
-    if source.shape != t.shape or source.dtype != np.dtype(t.dtype):
-        raise SpecError(f"{where}: {source.dtype} array of shape {source.shape}, but input "
+    array = source if isinstance(source, np.ndarray) else _read_npy(source)
+    where = "input array" if isinstance(source, np.ndarray) else f"--input {source}"
+    if array.shape != t.shape or array.dtype != np.dtype(t.dtype):
+        raise SpecError(f"{where}: {array.dtype} array of shape {array.shape}, but input "
                         f"'{t.name}' of {graph.name} is {t.dtype} of shape {t.shape}")
-    return {t.name: np.ascontiguousarray(source)}
+    return {t.name: np.ascontiguousarray(array)}
 
 
 def _real(t: Tensor, v: np.ndarray) -> np.ndarray:
@@ -247,8 +253,8 @@ class Functional:
         rows: dict[str, list[np.ndarray]] = {name: [] for name in self.analog}
         for inputs in calibration:
             values = run_graph(self.compute, self.order, dict(inputs))
-            for name, layer in self.analog.items():
-                rows[name].append(layer.inputs(values, full_region(self.ops[name])))
+            for name, analog in self.analog.items():
+                rows[name].append(analog.inputs(values, full_region(self.ops[name])))
         for layer in schedule.layers:
             if layer.name in self.analog:
                 self.analog[layer.name].calibrate(layer.blocks, rows[layer.name])
