@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,15 @@ def top1_agreement(out: np.ndarray, ref: np.ndarray) -> bool | float:
     return bool(same[0]) if same.size == 1 else float(same.mean())
 
 
+@dataclass
+class _AimcTile:
+    """An AIMC tile whose blocks are still computing."""
+
+    inputs: np.ndarray  # input rows, P x K
+    sums: np.ndarray  # accumulated partial sums, P x channels (int64)
+    blocks_left: int
+
+
 class Functional:
     """Real tensors for the jobs of ``schedule`` (the mapping of ``graph``).
 
@@ -178,8 +188,7 @@ class Functional:
             else:
                 self.values[t.name] = np.zeros(t.shape, t.dtype)
                 self._written[t.name] = np.zeros(t.shape, bool)
-        #: (layer, tile) -> [input rows, partial sums, blocks still to come]
-        self._tiles: dict[tuple[str, int], list[Any]] = {}
+        self._tiles: dict[tuple[str, int], _AimcTile] = {}
 
     # -- the runtime's hooks -------------------------------------------------------------
 
@@ -275,25 +284,25 @@ class Functional:
         analog = self.analog[layer.name]
         region = Region(tile.r0, tile.r1, tile.c0, tile.c1)
         key = (layer.name, tile.index)
-        entry = self._tiles.get(key)
-        if entry is None:
+        pending = self._tiles.get(key)
+        if pending is None:
             x = analog.inputs(self.values, region)
-            entry = self._tiles[key] = [x, np.zeros((x.shape[0], tile.c1 - tile.c0),
-                                                    np.int64),
-                                        len(blocks_for(layer, tile.c0, tile.c1))]
+            pending = self._tiles[key] = _AimcTile(
+                x, np.zeros((x.shape[0], tile.c1 - tile.c0), np.int64),
+                len(blocks_for(layer, tile.c0, tile.c1)))
         held = crossbar.weights(block.tag)
         if held is None:
             raise DesimError(f"functional run: {crossbar.path} holds no weights for "
                              f"{block.tag}")
         state, programmed_s = held
         t_s = crossbar.env.now / PS_PER_S - programmed_s
-        entry[1][:, lo - tile.c0:hi - tile.c0] += analog.partial(
-            state, entry[0][:, block.k0:block.k1], slice(lo - block.n0, hi - block.n0), t_s,
-            crossbar.rng)
-        entry[2] -= 1
-        if entry[2] == 0:
+        pending.sums[:, lo - tile.c0:hi - tile.c0] += analog.partial(
+            state, pending.inputs[:, block.k0:block.k1], slice(lo - block.n0, hi - block.n0),
+            t_s, crossbar.rng)
+        pending.blocks_left -= 1
+        if pending.blocks_left == 0:
             del self._tiles[key]
-            self._store(layer.name, region, analog.finish(entry[1], region))
+            self._store(layer.name, region, analog.finish(pending.sums, region))
 
 
 def for_soc(soc: Any, graph: Graph, inputs: Values, seed: int = 0) -> Functional:
