@@ -145,3 +145,22 @@ def test_summary_layers_follow_the_schema(tmp_path):
     assert {"aimc", "cluster"} <= {layer["engine"] for layer in doc["layers"]}
     assert doc["energy_pj"]["total"] > 0
     assert {"l1_peak_bytes", "l2_peak_bytes", "dram_bytes"} <= doc["memory"].keys()
+
+
+def test_trace_carries_flows_and_counters():
+    """Each tile's DMA-in -> compute -> DMA-out is a pair of flow arrows; L1, L2 and
+    crossbar occupancy, link bandwidth and (off chip) DRAM queue depth are counters."""
+    r = simulate("imc_cluster", "resnet8", overrides={"l2.capacity_bytes": "49152"})
+    rec = r.tracer
+    tiles = sum(layer["tiles"] for layer in r.summary()["layers"])
+    into = [f for f in rec.flows if f.src[0] == "soc.cl_dma"]
+    out = [f for f in rec.flows if f.dst[0] == "soc.cl_dma"]
+    assert len(into) == len(out) == tiles
+    assert all(f.t_src <= f.t_dst for f in rec.flows)
+    assert {f.dst[0] for f in into} >= {"soc.cluster.core0", "soc.aimc.xbar0"}
+    names = {(c.path, c.name) for c in rec.counters}
+    assert {("soc.l1", "occupancy"), ("soc.l2", "occupancy"),
+            ("soc.aimc.xbar0", "occupancy"), ("soc.dram", "queue_depth")} <= names
+    assert any(name == "bandwidth" for _, name in names)
+    l1 = [c.value for c in rec.counters if (c.path, c.name) == ("soc.l1", "occupancy")]
+    assert max(l1) <= r.spec.l1.capacity_bytes

@@ -209,6 +209,10 @@ class Crossbar(Component):
         self._regions[job.tag] = (job.row0, job.rows, job.col0, job.cols)
         if job.weights is not None:
             self._weights[job.tag] = job.weights
+        if self._tracer is not None:  # fraction of the cells holding weights
+            used = sum(nr * nc for _, nr, _, nc in self._regions.values())
+            self._tracer.counter(self.path, "occupancy", self.sim.now,
+                                 used / (self.spec.rows * self.spec.cols))
 
 
 class Aimc(Component):

@@ -18,7 +18,7 @@ Steps, each a pure function of the graph and the platform's :class:`Target`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from desim.arena import Arena
@@ -110,8 +110,9 @@ def map_graph(graph: Graph, target: Target) -> Schedule:
         place = _Placement(graph, order, engines, alloc, shapes, target)
     layers = []
     for i, op in enumerate(order):
-        layers.append(_layer(i, op, graph, engines[op.name], shapes.get(op.name), place, alloc,
-                             target))
+        layer = _layer(i, op, graph, engines[op.name], shapes.get(op.name), place, alloc,
+                       target)
+        layers.append(replace(layer, l2_bytes=place.live[i] + place.resident))
     aimc = {}
     if target.aimc is not None:
         aimc = {"pinned": alloc.pinned, "groups": alloc.groups,
@@ -178,6 +179,8 @@ class _Placement:
         self.act_dram = spilled
         self.staging = reserved if (spilled or w_dram) else None
         self.staging_bytes = staging if self.staging is not None else 0
+        #: bytes held in L2 for the whole run: resident weights and staging buffers
+        self.resident = sum(t.nbytes for t in w_l2) + self.staging_bytes
         self.l2_peak = arena.peak
         self.dram_used = dram.peak
         self.weights_l2 = sum(t.nbytes for t in w_l2)
@@ -219,6 +222,8 @@ class _Placement:
             last_use[root(t.name)] = len(order)
         spilled: set[str] = set()
         live: dict[str, tuple[int, int]] = {}
+        #: per op: activation bytes live in L2 while it runs (its inputs and output)
+        self.live: list[int] = []
 
         def put(t: Tensor) -> None:
             addr = arena.alloc(t.nbytes, 8)
@@ -233,6 +238,7 @@ class _Placement:
         for i, op in enumerate(order):
             if op.kind is not OpKind.RESHAPE:
                 put(op.output)
+            self.live.append(sum(n for _, n in live.values()))
             for name in [n for n in live if last_use.get(n, -1) <= i]:
                 arena.free(*live.pop(name))
         return spilled

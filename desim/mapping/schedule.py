@@ -72,6 +72,7 @@ class Layer:
     blocks: tuple[Block, ...] = ()
     program: tuple[Block, ...] = ()
     note: str = ""
+    l2_bytes: int = 0  # L2 occupied while the layer runs: live tensors, weights, staging
 
     @property
     def row_blocks(self) -> int:

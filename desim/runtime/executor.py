@@ -149,23 +149,46 @@ class Runtime:
             yield from self._program(layer)
         busy = [0]
         kinds: list[str] = []
+        tracer = soc.sim.tracer
+        if tracer is not None:
+            tracer.counter(soc.l1.path, "occupancy", start, layer.l1_bytes)
+            tracer.counter(soc.l2.path, "occupancy", start, layer.l2_bytes)
+        track = self._track(layer)
+        loaded: dict[int, DmaRecord | None] = {}
+        computed: dict[int, int] = {}
 
-        def load(i: int) -> Generator[simpy.Event, Any, DmaRecord | None]:
+        def load(i: int) -> Generator[simpy.Event, Any, None]:
             tile = layer.tiles[i]
             kinds.append("dram" if any(c.level == "dram" for c in tile.loads) else "dma")
-            return (yield from self._loads(layer, tile, i))
+            loaded[i] = yield from self._loads(layer, tile, i)
 
         def compute(i: int) -> Generator[simpy.Event, Any, None]:
             t0 = env.now
             yield from self._compute(layer, layer.tiles[i])
             busy[0] += env.now - t0
+            record = loaded.pop(i)
+            if tracer is not None and record is not None:  # arrow: tile in -> compute
+                tracer.flow(tracer.new_flow_id(), f"{layer.name} t{i}", record.track,
+                            record.end_ps, track, t0)
+            computed[i] = env.now
 
         def store(i: int) -> Generator[simpy.Event, Any, None]:
-            yield from self._stores(layer.tiles[i], i)
+            record = yield from self._stores(layer.tiles[i], i)
+            t1 = computed.pop(i)
+            if tracer is not None and record is not None:  # arrow: compute -> tile out
+                tracer.flow(tracer.new_flow_id(), f"{layer.name} t{i}", track, t1,
+                            record.track, record.start_ps)
 
         waits = yield from double_buffered(soc, len(layer.tiles), load, compute, store,
                                            layer.name)
         self._record(layer, start, before, busy[0], waits, kinds)
+
+    def _track(self, layer: Layer) -> tuple[str, str]:
+        """The trace track where ``layer`` computes (flow arrows end and start there)."""
+        soc = self.soc
+        if layer.engine == "aimc" and layer.blocks and soc.aimc is not None:
+            return soc.aimc.crossbars[layer.blocks[0].crossbar].path, "mvm"
+        return soc.cluster.cores[0].path, "exec"
 
     def _snapshot(self) -> tuple[int, ...]:
         soc = self.soc
@@ -195,6 +218,7 @@ class Runtime:
             "compute_cycles": round(compute, 3),
             "stall_cycles": {k: round(v, 3) for k, v in stall.items()},
             "energy_pj": round(after[3] - before[3], 3),
+            "l1_footprint_bytes": layer.l1_bytes, "l2_live_bytes": layer.l2_bytes,
         })
 
     # -- data movement -------------------------------------------------------------------
@@ -204,38 +228,49 @@ class Runtime:
         cl = self.soc.cl_dma
         name = f"{layer.name} t{tile.index} in"
         dones = []
+        record = None
         for c in tile.loads:
             if c.level == "dram":
-                yield from self._through_l2(c, i % 2, True, name)
+                record = yield from self._through_l2(c, i % 2, True, name)
             else:
                 dones.append((yield from cl.submit(descriptor(c, True), LOAD, name)))
-        if not dones:
-            return None
-        results = yield self.env.all_of(dones)
-        return results[dones[-1]]  # type: ignore[no-any-return]
+        if dones:
+            results = yield self.env.all_of(dones)
+            last = results[dones[-1]]
+            if record is None or last.end_ps > record.end_ps:
+                record = last
+        return record
 
-    def _stores(self, tile: Tile, i: int) -> Generator[simpy.Event, Any, None]:
+    def _stores(self, tile: Tile, i: int) -> Generator[simpy.Event, Any, DmaRecord | None]:
+        """Write the tile's outputs back; returns the first copy's record (for flows)."""
+        first = None
         for c in tile.stores:
             name = f"{c.tensor} t{tile.index} out"
             if c.level == "dram":
-                yield from self._through_l2(c, 2 + i % 2, False, name)
+                record = yield from self._through_l2(c, 2 + i % 2, False, name, first=True)
             else:
-                yield from self.soc.cl_dma.copy(descriptor(c, False), STORE, name)
+                record = yield from self.soc.cl_dma.copy(descriptor(c, False), STORE, name)
+            first = first or record
+        return first
 
-    def _through_l2(self, c: Copy, region: int, to_l1: bool,
-                    name: str) -> Generator[simpy.Event, Any, None]:
+    def _through_l2(self, c: Copy, region: int, to_l1: bool, name: str,
+                    first: bool = False) -> Generator[simpy.Event, Any, DmaRecord | None]:
         """Move ``c`` between DRAM and L1 through staging region ``region`` of L2, in
-        pieces that fit it: the I/O DMA on the DRAM side, the cluster DMA on the L1 side."""
+        pieces that fit it: the I/O DMA on the DRAM side, the cluster DMA on the L1 side.
+        Returns the L1-side record of the last piece (of the first with ``first``)."""
         cl, io = self.soc.cl_dma, self.soc.io_dma
         stage = self._stage + region * self._region
         channel = LOAD if to_l1 else STORE
+        record = None
         for part in pieces(c, self._region):
             if to_l1:
                 yield from io.copy(staged(part, stage, True), channel, f"{name} (dram)")
-                yield from cl.copy(descriptor(part, True, stage), channel, name)
+                record = yield from cl.copy(descriptor(part, True, stage), channel, name)
             else:
-                yield from cl.copy(descriptor(part, False, stage), channel, name)
+                out = yield from cl.copy(descriptor(part, False, stage), channel, name)
+                record = record if first and record is not None else out
                 yield from io.copy(staged(part, stage, False), channel, f"{name} (dram)")
+        return record
 
     # -- computation ---------------------------------------------------------------------
 
