@@ -39,10 +39,39 @@ def format_summary(doc: dict[str, Any]) -> str:
         lines.append(f"{path:<28} {c['kind']:<13} {c['utilization'] * 100:6.1f}% "
                      f"{_si_time(c['busy_ps']):>12} {_bytes(c['bytes_read']):>10} "
                      f"{_bytes(c['bytes_written']):>10}")
+    energy = doc.get("energy_pj")
+    if energy:
+        parts = ", ".join(f"{k.split('.')[-1]} {v / 1e6:.2f}" for k, v in energy.items()
+                          if k != "total")
+        lines += ["", f"energy    {energy['total'] / 1e6:.2f} uJ  ({parts} uJ)"]
+    layers = doc.get("layers") or []
+    if layers:
+        lines += ["", _layer_table(layers, LAYER_ROWS)]
     lines.append("")
     lines.append(f"simulator {sim['events']:,} events in {sim['wall_s']:.3f} s "
                  f"({sim['events_per_s']:,.0f} events/s)")
     return "\n".join(lines)
+
+
+#: layers listed in the printed summary (all of them are in summary.json)
+LAYER_ROWS = 24
+
+
+def _layer_table(layers: list[dict[str, Any]], rows: int) -> str:
+    """The layers in order, or the slowest ``rows`` of them when there are more."""
+    shown = layers if len(layers) <= rows else sorted(
+        sorted(layers, key=lambda x: -x["cycles"])[:rows], key=lambda x: x["index"])
+    head = (f"{'#':>3}  {'layer':<22} {'engine':<7} {'tiles':>5} {'cycles':>12} "
+            f"{'MAC/cyc':>8}  bound     {'DRAM':>9}")
+    out = [head]
+    for x in shown:
+        out.append(f"{x['index']:>3}  {x['name'][:22]:<22} {x['engine']:<7} {x['tiles']:>5} "
+                   f"{x['cycles']:>12,.0f} {x['macs_per_cycle']:>8.2f}  {x['bound']:<9} "
+                   f"{_bytes(x['bytes']['dram']):>9}")
+    if len(shown) < len(layers):
+        out.append(f"({rows} slowest of {len(layers)} layers; all in summary.json, "
+                   "or desim trace summary)")
+    return "\n".join(out)
 
 
 def format_params(spec: Any, markdown: bool = False) -> str:

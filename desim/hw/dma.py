@@ -365,6 +365,8 @@ class Dma(Component):
                 yield finished
                 ch.job = ch.bursts = None
             self.counters["bytes"] += n
+            self.counters["bytes_read"] += n  # as a master: read from the source,
+            self.counters["bytes_written"] += n  # written to the destination
             self.counters["descriptors"] += 1
             src = f"{job.src.name}@{job.desc.src:#x}"
             dst = f"{job.dst.name}@{job.desc.dst:#x}"
