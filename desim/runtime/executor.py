@@ -303,20 +303,43 @@ class Runtime:
             yield from soc.cluster.run(job)
 
     def _program(self, layer: Layer) -> Generator[simpy.Event, Any, None]:
-        """Reprogram the crossbars with the blocks of ``layer``'s group: each block's
-        weights come to L1 by DMA (through L2 staging from DRAM), then are written."""
+        """Reprogram the crossbars with the blocks of ``layer``'s group. Each block's weights
+        come to L1 by DMA (through L2 staging from DRAM), then are written; the weights of
+        the next block travel while the current one is written (two L1 areas)."""
         soc = self.soc
         assert soc.aimc is not None
         matrices = self.schedule.aimc["matrices"]
-        l1 = soc.l1.base
-        for b in layer.program:
+        blocks = layer.program
+        area = max(b.rows * b.cols for b in blocks)
+        areas = [soc.l1.base, soc.l1.base + area]
+        if 2 * area > soc.l1.size:  # room for one block only: fetch, then write, in turn
+            areas = [soc.l1.base]
+
+        def fetch(i: int) -> Generator[simpy.Event, Any, None]:
+            b = blocks[i]
             tensor, k = matrices[b.layer]
             level, addr = self.schedule.placement[tensor]
-            c = Copy(tensor, level, addr + b.n0 * k + b.k0, b.cols, b.rows, k, l1)
+            c = Copy(tensor, level, addr + b.n0 * k + b.k0, b.cols, b.rows, k,
+                     areas[i % len(areas)])
             if level == "dram":
-                yield from self._through_l2(c, 0, True, f"{b.tag} weights")
+                yield from self._through_l2(c, i % 2, True, f"{b.tag} weights")
             else:
                 yield from soc.cl_dma.copy(descriptor(c, True), LOAD, f"{b.tag} weights")
+
+        def write(i: int) -> Generator[simpy.Event, Any, None]:
+            b = blocks[i]
             yield from soc.aimc.run(ProgramJob(b.crossbar, b.tag, b.rows, b.cols, b.row0,
-                                               b.col0, src_addr=l1, weights=self._weights(b),
-                                               layer=b.layer))
+                                               b.col0, src_addr=areas[i % len(areas)],
+                                               weights=self._weights(b), layer=b.layer))
+
+        if len(areas) == 2:
+            yield from double_buffered(soc, len(blocks), fetch, write, _nothing,
+                                       f"{layer.name} programming")
+        else:
+            for i in range(len(blocks)):
+                yield from fetch(i)
+                yield from write(i)
+
+
+def _nothing(i: int) -> Generator[simpy.Event, Any, None]:
+    yield from ()
