@@ -129,7 +129,7 @@ class PulpSoc(Component):
         yield from runtime.run()
         extra.update(runtime.results())
 
-    def energy_parts(self) -> list[Component]:
-        """Components that account energy."""
-        parts: list[Component] = [self.l1, self.l2, self.dram, self.cluster]
+    def energy_parts(self) -> list[Any]:
+        """Components that account energy (each has ``energy_pj``)."""
+        parts: list[Any] = [self.l1, self.l2, self.dram, self.cluster]
         return parts + ([self.aimc] if self.aimc else [])

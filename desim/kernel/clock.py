@@ -40,11 +40,11 @@ class Clock:
             return (cycles * PS_PER_S + self.freq_hz // 2) // self.freq_hz
         return round(cycles * PS_PER_S / self.freq_hz)
 
-    def cycles(self, ps: int) -> float:
+    def cycles(self, ps: float) -> float:
         """Time ``ps`` expressed in (possibly fractional) cycles of this clock."""
         return ps * self.freq_hz / PS_PER_S
 
-    def edge_index(self, t_ps: int) -> int:
+    def edge_index(self, t_ps: float) -> int:
         """Index of the first edge at or after ``t_ps``."""
         k = -(-t_ps * self.freq_hz // PS_PER_S)
         while self.ps(k) < t_ps:  # round-to-nearest edge times may sit just before t_ps
@@ -53,7 +53,7 @@ class Clock:
             k -= 1
         return k
 
-    def next_edge(self, t_ps: int) -> int:
+    def next_edge(self, t_ps: float) -> int:
         """Time of the first clock edge at or after ``t_ps``."""
         return self.ps(self.edge_index(t_ps))
 

@@ -142,9 +142,9 @@ class Runtime:
     # -- one layer -----------------------------------------------------------------------
 
     def _layer(self, layer: Layer) -> Generator[simpy.Event, Any, None]:
-        soc, env = self.soc, self.env
+        soc = self.soc
         before = self._snapshot()
-        start = env.now
+        start = soc.sim.now
         if layer.program:
             yield from self._program(layer)
         busy = [0]
@@ -163,14 +163,14 @@ class Runtime:
             loaded[i] = yield from self._loads(layer, tile, i)
 
         def compute(i: int) -> Generator[simpy.Event, Any, None]:
-            t0 = env.now
+            t0 = soc.sim.now
             yield from self._compute(layer, layer.tiles[i])
-            busy[0] += env.now - t0
+            busy[0] += soc.sim.now - t0
             record = loaded.pop(i)
             if tracer is not None and record is not None:  # arrow: tile in -> compute
                 tracer.flow(tracer.new_flow_id(), f"{layer.name} t{i}", record.track,
                             record.end_ps, track, t0)
-            computed[i] = env.now
+            computed[i] = soc.sim.now
 
         def store(i: int) -> Generator[simpy.Event, Any, None]:
             record = yield from self._stores(layer.tiles[i], i)
@@ -200,7 +200,7 @@ class Runtime:
                 waits: list[int], kinds: list[str]) -> None:
         clock = self.soc.clock
         after = self._snapshot()
-        end = self.env.now
+        end = self.soc.sim.now
         cycles = clock.cycles(end - start)
         stall = {"dma": 0.0, "dram": 0.0}
         for wait, kind in zip(waits, kinds, strict=False):
@@ -291,10 +291,10 @@ class Runtime:
         parts = blocks_for(layer, tile.c0, tile.c1)
         for b, lo, hi in parts:
             fn = self.fn.block_fn(layer, tile, b, lo, hi) if self.fn is not None else None
-            job = MvmJob(b.crossbar, h * w_out, b.rows, hi - lo, b.row0, b.col0 + lo - b.n0,
+            mvm = MvmJob(b.crossbar, h * w_out, b.rows, hi - lo, b.row0, b.col0 + lo - b.n0,
                          b.tag, tile.in_addr, tile.out_addr, f"{label} {b.tag}", layer.name,
                          tile.index, compute=fn)
-            events.append(soc.aimc.submit(job))
+            events.append(soc.aimc.submit(mvm))
         yield self.env.all_of(events)
         if layer.row_blocks > 1:
             job = KernelJob("add", h, w_out, c * (layer.row_blocks - 1), 0,
@@ -326,9 +326,11 @@ class Runtime:
             else:
                 yield from soc.cl_dma.copy(descriptor(c, True), LOAD, f"{b.tag} weights")
 
+        aimc = soc.aimc
+
         def write(i: int) -> Generator[simpy.Event, Any, None]:
             b = blocks[i]
-            yield from soc.aimc.run(ProgramJob(b.crossbar, b.tag, b.rows, b.cols, b.row0,
+            yield from aimc.run(ProgramJob(b.crossbar, b.tag, b.rows, b.cols, b.row0,
                                                b.col0, src_addr=areas[i % len(areas)],
                                                weights=self._weights(b), layer=b.layer))
 
