@@ -32,3 +32,23 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"reference folder {SHARED} is absent (set DESIM_SHARED to its path)")
     return SHARED
+
+
+@pytest.fixture
+def reference_interpreter(shared_dir):
+    """A factory: the TFLite reference interpreter (ai-edge-litert, reference kernels,
+    every tensor kept) for one MLPerf Tiny model; skips when either is absent."""
+    litert = pytest.importorskip("ai_edge_litert.interpreter",
+                                 reason="ai-edge-litert (the TFLite interpreter) is not installed")
+
+    def make(model: str):
+        path = shared_dir / "models" / "mlperf_tiny" / f"{model}.tflite"
+        if not path.is_file():
+            pytest.skip(f"{path} is absent")
+        interp = litert.Interpreter(
+            str(path), experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF,
+            experimental_preserve_all_tensors=True)
+        interp.allocate_tensors()
+        return path, interp
+
+    return make

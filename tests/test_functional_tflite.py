@@ -14,21 +14,13 @@ import pytest
 
 from desim.run import simulate
 
-litert = pytest.importorskip("ai_edge_litert.interpreter",
-                             reason="ai-edge-litert (the TFLite interpreter) is not installed")
-
 MODELS = ("vww_96_int8", "kws_ref_model", "pretrainedResnet_quant", "ad01_int8")
 
 
+
 @pytest.mark.parametrize("model", MODELS)
-def test_every_tensor_equals_the_reference_interpreter(shared_dir, model):
-    path = shared_dir / "models" / "mlperf_tiny" / f"{model}.tflite"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
-    interp = litert.Interpreter(
-        str(path), experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF,
-        experimental_preserve_all_tensors=True)
-    interp.allocate_tensors()
+def test_every_tensor_equals_the_reference_interpreter(reference_interpreter, model):
+    path, interp = reference_interpreter(model)
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     for seed in (0, 1):
         x = np.random.default_rng(seed).integers(-128, 128, inp["shape"], dtype=np.int8)

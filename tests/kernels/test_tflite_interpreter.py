@@ -17,11 +17,9 @@ import pytest
 from desim.kernels import int8
 from desim.kernels.quant import activation_range, add_params, channel_multipliers
 
-litert = pytest.importorskip("ai_edge_litert.interpreter",
-                             reason="ai-edge-litert (the TFLite interpreter) is not installed")
+MODELS = ("vww_96_int8", "kws_ref_model", "pretrainedResnet_quant", "ad01_int8")
 tflite = pytest.importorskip("tflite", reason="the tflite flatbuffer reader is not installed")
 
-MODELS = ("vww_96_int8", "kws_ref_model", "pretrainedResnet_quant", "ad01_int8")
 ACT = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6"}
 OPS = {getattr(tflite.BuiltinOperator, name): name for name in (
     "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D",
@@ -106,15 +104,9 @@ def _recompute(name: str, layer: Layer, op) -> np.ndarray:
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_every_layer_matches_the_reference_interpreter(shared_dir, model):
+def test_every_layer_matches_the_reference_interpreter(reference_interpreter, model):
     """Each supported layer, fed the interpreter's inputs, reproduces its int8 output."""
-    path = shared_dir / "models" / "mlperf_tiny" / f"{model}.tflite"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
-    interp = litert.Interpreter(
-        str(path), experimental_op_resolver_type=litert.OpResolverType.BUILTIN_REF,
-        experimental_preserve_all_tensors=True)
-    interp.allocate_tensors()
+    path, interp = reference_interpreter(model)
     inp = interp.get_input_details()[0]
     assert inp["dtype"] == np.int8
     rng = np.random.default_rng(7)
