@@ -9,15 +9,17 @@ decimals), so a loaded trace recovers the exact integer picoseconds.
 
 from __future__ import annotations
 
-import gc
 import gzip
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from desim.errors import DesimError
 from desim.fileio import atomic_open
+from desim.kernel.sim import gc_paused
 from desim.trace.recorder import Recorder, natural_key
 
 
@@ -61,46 +63,61 @@ def to_events(rec: Recorder) -> list[dict[str, Any]]:
         meta.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid,
                      "args": {"sort_index": tid}})
 
-    events: list[tuple[int, int, dict[str, Any]]] = []
-    for iv in rec.intervals:
-        ev = {"ph": "X", "name": iv.name, "cat": iv.cat, "ts": _us(iv.start),
-              "dur": _us(iv.end - iv.start), "pid": pids[_group(iv.path)],
-              "tid": tids[(iv.path, iv.lane)]}
-        if iv.args:
-            ev["args"] = iv.args
-        events.append((iv.start, 1, ev))
+    ids = {track: (pids[_group(track[0])], tid) for track, tid in tids.items()}
+    events: list[dict[str, Any]] = []
+    keys: list[int] = []  # time * 4 + kind: counters, slices, instants, flows at one time
+    add, key = events.append, keys.append
+    for path, lane, name, cat, start, end, args in rec.intervals:
+        pid, tid = ids[(path, lane)]
+        ev = {"ph": "X", "name": name, "cat": cat, "ts": round(start / 1e6, 6),
+              "dur": round((end - start) / 1e6, 6), "pid": pid, "tid": tid}
+        if args:
+            ev["args"] = args
+        add(ev)
+        key(start * 4 + 1)
     for ins in rec.instants:
-        ev = {"ph": "i", "s": "t", "name": ins.name, "ts": _us(ins.t),
-              "pid": pids[_group(ins.path)], "tid": tids[(ins.path, ins.lane)]}
+        pid, tid = ids[(ins.path, ins.lane)]
+        ev = {"ph": "i", "s": "t", "name": ins.name, "ts": _us(ins.t), "pid": pid, "tid": tid}
         if ins.args:
             ev["args"] = ins.args
-        events.append((ins.t, 2, ev))
-    for c in rec.counters:
-        name = c.path if _group(c.path) == c.path else c.path[len(_group(c.path)) + 1:]
-        events.append((c.t, 0, {"ph": "C", "name": f"{name}.{c.name}", "ts": _us(c.t),
-                                "pid": pids[_group(c.path)], "tid": 0,
-                                "args": {"value": c.value}}))
+        add(ev)
+        key(ins.t * 4 + 2)
+    names: dict[tuple[str, str], tuple[str, int]] = {}
+    for path, cname, t, value in rec.counters:
+        named = names.get((path, cname))
+        if named is None:
+            group = _group(path)
+            short = path if group == path else path[len(group) + 1:]
+            named = names[(path, cname)] = (f"{short}.{cname}", pids[group])
+        add({"ph": "C", "name": named[0], "ts": round(t / 1e6, 6), "pid": named[1], "tid": 0,
+             "args": {"value": value}})
+        key(t * 4)
     for f in rec.flows:
-        events.append((f.t_src, 3, {"ph": "s", "id": f.id, "name": f.name, "cat": "flow",
-                                    "ts": _us(f.t_src), "pid": pids[_group(f.src[0])],
-                                    "tid": tids[f.src]}))
-        events.append((f.t_dst, 3, {"ph": "f", "bp": "e", "id": f.id, "name": f.name,
-                                    "cat": "flow", "ts": _us(f.t_dst),
-                                    "pid": pids[_group(f.dst[0])], "tid": tids[f.dst]}))
-    events.sort(key=lambda e: (e[0], e[1]))
-    return meta + [e for _, _, e in events]
+        pid, tid = ids[f.src]
+        add({"ph": "s", "id": f.id, "name": f.name, "cat": "flow", "ts": _us(f.t_src),
+             "pid": pid, "tid": tid})
+        key(f.t_src * 4 + 3)
+        pid, tid = ids[f.dst]
+        add({"ph": "f", "bp": "e", "id": f.id, "name": f.name, "cat": "flow",
+             "ts": _us(f.t_dst), "pid": pid, "tid": tid})
+        key(f.t_dst * 4 + 3)
+    order = np.argsort(np.asarray(keys, dtype=np.int64), kind="stable")
+    return meta + [events[i] for i in order.tolist()]
 
 
 def write(rec: Recorder, path: str | os.PathLike[str]) -> Path:
     """Write ``rec`` as trace-event JSON (gzipped when the name ends in .gz), atomically."""
-    doc = {"traceEvents": to_events(rec), "displayTimeUnit": "ns",
-           "otherData": {"generator": "desim", **rec.meta}}
-    data = json.dumps(doc, separators=(",", ":"), sort_keys=False).encode()
+    with gc_paused():
+        doc = {"traceEvents": to_events(rec), "displayTimeUnit": "ns",
+               "otherData": {"generator": "desim", **rec.meta}}
+        data = json.dumps(doc, separators=(",", ":"), sort_keys=False).encode()
+        del doc
     target = Path(path)
     with atomic_open(target, "wb") as fh:
         if target.suffix == ".gz":
             # mtime=0 keeps the file byte-identical across runs
-            with gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, filename="") as gz:
+            with gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, filename="",
+                               compresslevel=6) as gz:
                 gz.write(data)
         else:
             fh.write(data)
@@ -112,15 +129,8 @@ def load(path: str | os.PathLike[str]) -> Recorder:
     p = Path(path)
     if p.is_dir():
         p = p / "trace.json.gz"
-    # a trace holds millions of small objects, none cyclic: the cyclic garbage collector's
-    # passes while they are built would double the load time of a large trace
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _load(p)
-    finally:
-        if gc_was_on:
-            gc.enable()
 
 
 def _load(p: Path) -> Recorder:
