@@ -125,6 +125,8 @@ def test_aimc_reprogramming_is_simulated_when_weights_do_not_fit():
     (["run", "pulp_cluster", "-w", "resnet8", "--set", "aimc.n_crossbars=4"],
      "aimc is not part of this platform"),
     (["run", "imc_cluster", "-w", "resnet8", "--set", "aimc.rows=0"], "rows must be >= 1"),
+    (["run", "imc_cluster", "-w", "resnet8", "--set", "aimc.cols=65536"],
+     "aimc.cols must be <= 4096"),
     (["run", "pulp_cluster", "-w", "tiles"], "runs DNN graphs"),
 ])
 def test_bad_platform_input_exits_2(argv, message, capsys, tmp_path):

@@ -51,9 +51,10 @@ _HERMES = "IBM HERMES core (Khaddam-Aljameh et al., JSSC 2022)"
 class AimcSpec(Spec):
     """Analog crossbars and their streaming interfaces to L1."""
 
-    rows: int = param(256, ge=1, doc="crossbar rows (input vector length)",
+    rows: int = param(256, ge=1, le=4096, doc="crossbar rows (input vector length); at most "
+                      "4096, well above the largest published array (DIANA, 1152 x 512)",
                       source=f"{_IMA}; {_HERMES}: 256 x 256")
-    cols: int = param(256, ge=1, doc="crossbar columns (outputs)",
+    cols: int = param(256, ge=1, le=4096, doc="crossbar columns (outputs); at most 4096",
                       source=f"{_IMA}; {_HERMES}: 256 x 256")
     weight_bits: int = param(4, unit="bit", ge=1, le=16, doc="weight precision",
                              source=f"{_IMA}: 4-bit signed weights")
