@@ -287,7 +287,7 @@ class Aimc(Component):
             yield from self._program(job, xbar, iface, k0)
         else:
             yield from self._mvm(job, xbar, iface, k0)
-        return JobTiming(t0, env.now)
+        return JobTiming(t0, self.sim.now)
 
     def _mvm(self, job: MvmJob, xbar: Crossbar, iface: int,
              k0: int) -> Generator[simpy.Event, Any, None]:

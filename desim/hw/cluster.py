@@ -126,7 +126,7 @@ class Cluster(Component):
     def __init__(self, parent: Component, name: str, spec: ClusterSpec, mem: Any = None):
         if not isinstance(spec, ClusterSpec):
             raise SpecError(f"{name}: spec must be a ClusterSpec, got {type(spec).__name__}")
-        super().__init__(parent, name, clock=Clock(name, spec.freq_hz), spec=spec)
+        super().__init__(parent, name, clock=Clock(name, int(spec.freq_hz)), spec=spec)
         self.mem = mem
         self.ctrl = Core(self, "ctrl")
         self.cores = [Core(self, f"core{i}") for i in range(spec.n_cores)]

@@ -33,6 +33,7 @@ takes each core's time as the larger of its cycles and its L1 traffic's memory t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -126,6 +127,7 @@ def chunks(n: int, n_cores: int) -> list[int]:
 def split(job: KernelJob, costs: KernelCosts, n_cores: int) -> list[CoreWork]:
     """Every core's work for ``job`` (cores without work get :data:`IDLE`)."""
     op = job.op
+    model: Callable[[KernelJob, KernelCosts, int], CoreWork]
     if op in ("conv2d", "pointwise", "maxpool", "avgpool"):
         shares = chunks(job.h_out, n_cores)
         model = _ROW_MODELS[op]

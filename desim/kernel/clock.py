@@ -46,7 +46,7 @@ class Clock:
 
     def edge_index(self, t_ps: float) -> int:
         """Index of the first edge at or after ``t_ps``."""
-        k = -(-t_ps * self.freq_hz // PS_PER_S)
+        k = int(-(-t_ps * self.freq_hz // PS_PER_S))
         while self.ps(k) < t_ps:  # round-to-nearest edge times may sit just before t_ps
             k += 1
         while k > 0 and self.ps(k - 1) >= t_ps:

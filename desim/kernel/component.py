@@ -77,7 +77,7 @@ class Component:
 
     def begin(self) -> int:
         """Mark the start of a busy interval; returns the current time for :meth:`end`."""
-        now: int = self.env._now  # type: ignore[attr-defined]  # the property is slower
+        now: int = self.env._now  # type: ignore[assignment]  # the property is slower
         if not self._active:
             self._busy_since = now
         self._active += 1
@@ -86,7 +86,7 @@ class Component:
     def end(self, start: int, lane: str, name: str, cat: str,
             args: dict[str, Any] | None = None) -> None:
         """Close a busy interval opened by :meth:`begin` and record it when tracing."""
-        now: int = self.env._now  # type: ignore[attr-defined]
+        now: int = self.env._now  # type: ignore[assignment]
         self._active -= 1
         if not self._active:
             self.busy_ps += now - self._busy_since
@@ -96,7 +96,7 @@ class Component:
     def busy_until_now(self) -> int:
         """Busy picoseconds so far, counting an interval still open."""
         if self._active:
-            return self.busy_ps + self.env.now - self._busy_since
+            return self.busy_ps + self.sim.now - self._busy_since
         return self.busy_ps
 
     # -- tree --------------------------------------------------------------------------

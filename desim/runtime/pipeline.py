@@ -27,7 +27,7 @@ def double_buffered(owner: Component, n: int, load: Stage, compute: Stage, store
                     label: str = "tile") -> Generator[simpy.Event, Any, list[int]]:
     """Run ``n`` tiles through load -> compute -> store; return, per tile, the picoseconds
     its computation waited for its load (``yield from`` it)."""
-    sim, env = owner.sim, owner.env
+    sim = owner.sim
     loaded = [sim.event(f"load of {label} {i}") for i in range(n)]
     computed = [sim.event(f"compute of {label} {i}") for i in range(n)]
     stored = [sim.event(f"store of {label} {i}") for i in range(n)]
@@ -51,10 +51,10 @@ def double_buffered(owner: Component, n: int, load: Stage, compute: Stage, store
     for i in range(n):
         if i >= 2 and not stored[i - 2].processed:
             yield stored[i - 2]
-        t = env.now
+        t = sim.now
         if not loaded[i].processed:
             yield loaded[i]
-        waits.append(env.now - t)
+        waits.append(sim.now - t)
         yield from compute(i)
         computed[i].succeed()
     if n:

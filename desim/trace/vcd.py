@@ -25,16 +25,17 @@ def _ident(text: str) -> str:
 def _busy_edges(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """(time, 0/1) edges of the union of ``spans``."""
     edges: list[tuple[int, int]] = []
-    cur_s = cur_e = None
-    for s, e in sorted(spans):
-        if cur_e is not None and s <= cur_e:
+    ordered = sorted(spans)
+    if not ordered:
+        return edges
+    cur_s, cur_e = ordered[0]
+    for s, e in ordered[1:]:
+        if s <= cur_e:
             cur_e = max(cur_e, e)
             continue
-        if cur_s is not None:
-            edges += [(cur_s, 1), (cur_e, 0)]
-        cur_s, cur_e = s, e
-    if cur_s is not None:
         edges += [(cur_s, 1), (cur_e, 0)]
+        cur_s, cur_e = s, e
+    edges += [(cur_s, 1), (cur_e, 0)]
     return edges
 
 

@@ -118,7 +118,7 @@ class DramController(Component):
             for _, done in ahead.pop_done(cycle):
                 done.succeed()
             if self._tracer is not None:
-                self._tracer.counter(self.path, "queue_depth", env.now, ahead.queue_depth)
+                self._tracer.counter(self.path, "queue_depth", self.sim.now, ahead.queue_depth)
 
     # -- statistics --------------------------------------------------------------------
 

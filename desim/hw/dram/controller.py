@@ -646,7 +646,7 @@ class DramEngine:
 
     def _drain_due(self) -> bool:
         n = len(self.wq)
-        return (n >= self.spec.write_buffer_depth
+        return bool(n >= self.spec.write_buffer_depth
                 or (not self.n_cmd and (n > self.spec.write_drain_threshold
                                         or (n and self.closed and not (self.fe or self.rq)))))
 
