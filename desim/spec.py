@@ -169,10 +169,6 @@ def _hints(cls: type) -> dict[str, Any]:
     return hints
 
 
-def _is_spec(tp: Any) -> bool:
-    return _spec_type(tp) is not None
-
-
 def _spec_type(tp: Any) -> type[Spec] | None:
     """The Spec class of a field typed ``S`` or ``S | None``, else None."""
     if isinstance(tp, type) and issubclass(tp, Spec):

@@ -36,10 +36,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'desim.workload' has no attribute '{name}'")
 
 
-def synthetic_names() -> list[str]:
-    return sorted(SYNTHETIC)
-
-
 def workload_names() -> list[str]:
     """Names of the built-in workloads: synthetic patterns and zoo networks."""
     from desim.workload.zoo import zoo_names
