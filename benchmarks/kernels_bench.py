@@ -34,7 +34,7 @@ def _q(c: int) -> dict:
 
 def cases() -> list[tuple[str, int, str, tuple, dict]]:
     """(name, MACs or elements, operator, args, kwargs) of one tile each."""
-    from desim.kernels.quant import add_params
+    from desim.functional.kernels.quant import add_params
 
     x = _i8(1, 18, 18, 32)
     return [
@@ -70,8 +70,8 @@ def best(fn, *args, repeat: int = 5, **kwargs) -> float:
 
 
 def steady_state() -> None:
-    from desim.kernels import int8
-    from desim.kernels import reference as ref
+    from desim.functional.kernels import int8
+    from desim.functional.kernels import reference as ref
 
     print(f"{'kernel':30s} {'numba us':>10s} {'numpy us':>10s} {'ratio':>7s} {'G/s':>6s}")
     for name, work, op, args, kwargs in cases():
@@ -81,7 +81,7 @@ def steady_state() -> None:
         print(f"{name:30s} {t_jit * 1e6:10.0f} {t_ref * 1e6:10.0f} {t_ref / t_jit:7.1f} "
               f"{work / t_jit / 1e9:6.2f}")
 
-    from desim.kernels.aimc import CrossbarSpec, mvm, program
+    from desim.functional.kernels.aimc import CrossbarSpec, mvm, program
     state = program(RNG.integers(-7, 8, (256, 256)), RNG, CrossbarSpec(prog_noise_sigma=0.02))
     x = RNG.integers(-127, 128, (64, 256))
     t = best(mvm, state, x, 1.0, RNG)
@@ -96,7 +96,7 @@ import numba
 t_numba = time.perf_counter() - t0
 sys.path.insert(0, {bench_dir!r})
 from kernels_bench import cases
-from desim.kernels import int8
+from desim.functional.kernels import int8
 out = {{"import numba": t_numba}}
 for name, _, op, args, kwargs in cases():
     if op in out:

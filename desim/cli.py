@@ -69,8 +69,8 @@ def cmd_platforms(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from desim.analysis.commands import add_parser as add_regress_parser
     from desim.registry import DEFAULT_PLATFORM
+    from desim.regress.commands import add_parser as add_regress_parser
     from desim.trace.commands import add_parser as add_trace_parser
     from desim.workload import DEFAULT_WORKLOAD
     from desim.workload.commands import add_parser as add_workloads_parser

@@ -149,7 +149,7 @@ def simulate(platform: str, workload: str, seed: int = 0,
     wl = load_workload(workload)
     functional = functional or input_tensor is not None
     if functional:  # bad input fails here, before anything is built
-        from desim.runtime import functional as fmode
+        from desim.functional import mode as fmode
 
         wl, weights = fmode.functional_graph(wl, seed)
         if input_tensor is None:

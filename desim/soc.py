@@ -23,6 +23,7 @@ import networkx as nx
 import simpy
 
 from desim.errors import SpecError
+from desim.functional.analog import AnalogSpec
 from desim.hw.aimc import Aimc, AimcSpec
 from desim.hw.cluster import Cluster, ClusterSpec
 from desim.hw.dma import Dma, DmaSpec, Region
@@ -32,7 +33,6 @@ from desim.hw.interconnect import Interconnect, LinkSpec, add_link
 from desim.hw.memory import Sram, SramSpec
 from desim.kernel import Clock, Component, Sim
 from desim.mapping import MappingSpec, Target, map_graph
-from desim.runtime.analog import AnalogSpec
 from desim.spec import Spec, param, subspec
 
 _GVSOC = "GVSoC pulp_open"

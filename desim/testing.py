@@ -25,7 +25,8 @@ from typing import Any
 
 import pytest
 
-from desim.analysis.regress import (
+from desim.errors import DesimError
+from desim.regress.baseline import (
     Case,
     CaseResult,
     baseline_doc,
@@ -36,7 +37,6 @@ from desim.analysis.regress import (
     parse_tolerance,
     write_baseline,
 )
-from desim.errors import DesimError
 
 
 def _fraction(tolerance: float | str) -> float:

@@ -1,10 +1,11 @@
 """Functional mode on the digital cluster: tile-by-tile int8 tensors equal a plain numpy
 evaluation of the whole graph, the timing is unchanged, and bad input is one clear line.
 
-The reference evaluates each layer over its whole tensor with :mod:`desim.kernels.reference`
-(int64 numpy, written independently of the jitted kernels), with the layer parameters
-prepared by :mod:`desim.kernels.quant`; softmax is computed in float64 and may differ by
-one code (the int8 kernel rounds a float32 table), every other tensor must be equal.
+The reference evaluates each layer over its whole tensor with
+:mod:`desim.functional.kernels.reference` (int64 numpy, written independently of the jitted
+kernels), with the layer parameters prepared by :mod:`desim.functional.kernels.quant`; softmax is
+computed in float64 and may differ by one code (the int8 kernel rounds a float32 table), every
+other tensor must be equal.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ import pytest
 
 from desim.cli import main
 from desim.errors import DesimError
-from desim.kernels import reference as ref
-from desim.kernels.quant import activation_range, add_params, channel_multipliers
+from desim.functional.kernels import reference as ref
+from desim.functional.kernels.quant import activation_range, add_params, channel_multipliers
+from desim.functional.mode import Functional, random_inputs
 from desim.run import build, simulate
-from desim.runtime.functional import Functional, random_inputs
 from desim.workload import load_workload
 from desim.workload.builder import GraphBuilder
 from desim.workload.graph import Graph
@@ -65,7 +66,7 @@ def _weighted(op, x):
 def _requant(x, t, out):
     if _q(t) == _q(out):
         return x
-    from desim.kernels.quant import quantize_multiplier
+    from desim.functional.kernels.quant import quantize_multiplier
     m, s = quantize_multiplier(float(np.float32(_q(t)[0])) / float(np.float32(_q(out)[0])))
     return ref.requantize(x.astype(np.int64) - _q(t)[1], m, s, output_zero_point=_q(out)[1])
 

@@ -12,10 +12,10 @@ import math
 import numpy as np
 import pytest
 
-from desim.kernels.aimc import CrossbarSpec
+from desim.functional.kernels.aimc import CrossbarSpec
+from desim.functional.mode import Functional, for_soc, random_inputs
+from desim.functional.ops import full_region, run_graph
 from desim.run import build, simulate
-from desim.runtime.digital import full_region, run_graph
-from desim.runtime.functional import Functional, for_soc, random_inputs
 from desim.workload import load_workload
 
 #: exact cells and DAC: 8-bit weights are their own levels, 9-bit DAC codes cover x - zp

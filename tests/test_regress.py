@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from desim.analysis.regress import Case, compare, load_baseline, parse_tolerance
 from desim.cli import main
 from desim.registry import platform_dir
+from desim.regress.baseline import Case, compare, load_baseline, parse_tolerance
 from desim.run import simulate
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -78,7 +78,7 @@ def staged(c: Copy, stage: int, to_stage: bool) -> Copy1D | Copy2D:
 class Runtime:
     """Runs ``schedule`` on ``soc``; ``functional`` (optional) computes real tensors.
 
-    ``functional`` (a :class:`desim.runtime.functional.Functional`) supplies the payload a
+    ``functional`` (a :class:`desim.functional.mode.Functional`) supplies the payload a
     crossbar keeps when programmed, ``block_weights(block, crossbar)``, and the callables
     the engines run when a job completes: ``tile_fn(layer, tile)`` on a cluster tile's
     kernel job, ``block_fn(layer, tile, block, lo, hi)`` on each MVM job of an AIMC tile.

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from desim.kernels import int8
-from desim.kernels.geometry import input_window, output_hw, resolve_padding
+from desim.functional.kernels import int8
+from desim.functional.kernels.geometry import input_window, output_hw, resolve_padding
 
 EXAMPLES = settings(max_examples=40, deadline=None)
 

@@ -4,11 +4,11 @@ The runtime (:mod:`desim.runtime.executor`) asks a :class:`Functional` for a cal
 job and the engines call it once, when the job's simulated time has elapsed:
 
 * ``tile_fn(layer, tile)``: a cluster tile computes its output region from its input
-  window (:mod:`desim.runtime.digital`, bit-exact with TFLite);
+  window (:mod:`desim.functional.ops`, bit-exact with TFLite);
 * ``block_weights(block, crossbar)``: the payload a crossbar keeps when it is programmed,
   the block's conductances with programming noise drawn from the crossbar's RNG;
 * ``block_fn(layer, tile, block, lo, hi)``: one crossbar block's MVMs for a tile
-  (:mod:`desim.runtime.analog`); after the tile's last block the partial sums are
+  (:mod:`desim.functional.analog`); after the tile's last block the partial sums are
   accumulated and requantised.
 
 Every tile writes its region of the layer's output tensor; a region written twice or
@@ -30,13 +30,9 @@ from typing import Any
 import numpy as np
 
 from desim.errors import DesimError, SpecError
-from desim.kernel.clock import PS_PER_S
-from desim.kernels.aimc import CrossbarSpec
-from desim.mapping.aimc_alloc import Block
-from desim.mapping.mapper import blocks_for
-from desim.mapping.schedule import Layer, Schedule, Tile
-from desim.runtime.analog import CALIBRATION_INPUTS, AnalogLayer, crossbar_spec
-from desim.runtime.digital import (
+from desim.functional.analog import CALIBRATION_INPUTS, AnalogLayer, crossbar_spec
+from desim.functional.kernels.aimc import CrossbarSpec
+from desim.functional.ops import (
     Region,
     Values,
     full_region,
@@ -44,6 +40,10 @@ from desim.runtime.digital import (
     region_index,
     run_graph,
 )
+from desim.kernel.clock import PS_PER_S
+from desim.mapping.aimc_alloc import Block
+from desim.mapping.mapper import blocks_for
+from desim.mapping.schedule import Layer, Schedule, Tile
 from desim.workload.graph import Graph
 from desim.workload.op import OpKind
 from desim.workload.tensor import Tensor

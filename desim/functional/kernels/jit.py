@@ -1,7 +1,7 @@
 """numba-jitted int8 tile kernels: the only desim module that imports numba.
 
 Five kernels, each compiled once (``cache=True``) for one signature: the wrappers in
-:mod:`desim.kernels.int8` hand them C-contiguous int8/int32 arrays and Python ints only,
+:mod:`desim.functional.kernels.int8` hand them C-contiguous int8/int32 arrays and Python ints only,
 so no second specialisation is ever compiled. The fixed-point helpers are inlined into
 them (``inline="always"``): called as separate functions they cost ~8 ns per output.
 

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from desim.errors import SpecError
-from desim.kernels.geometry import input_window, output_hw, pair, resolve_padding
+from desim.functional.kernels.geometry import input_window, output_hw, pair, resolve_padding
 
 
 @given(st.integers(1, 40), st.integers(1, 7), st.integers(1, 4))

@@ -1,4 +1,4 @@
-"""Plain numpy references of the int8 operators in :mod:`desim.kernels.int8` (same signatures).
+"""Plain numpy references of the int8 operators of :mod:`desim.functional.kernels.int8`.
 
 Written for clarity, not speed, and independently of the jitted kernels: whole-tensor
 int64 arithmetic, explicit zero padding of ``x - zero_point`` (equivalent to TFLite
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from desim.kernels.geometry import Pads, output_hw, pair, resolve_padding
-from desim.kernels.quant import INT8_MAX, INT8_MIN, INT32_MAX, INT32_MIN, AddParams
+from desim.functional.kernels.geometry import Pads, output_hw, pair, resolve_padding
+from desim.functional.kernels.quant import INT8_MAX, INT8_MIN, INT32_MAX, INT32_MIN, AddParams
 
 
 def wrap32(v: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ The interpreter (``ai-edge-litert``, reference op resolver, every intermediate t
 kept) runs each int8 model on a seeded random input; then every CONV_2D,
 DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D and ADD is recomputed
 from the interpreter's own input tensors with desim's kernels, its parameters prepared by
-:mod:`desim.kernels.quant` from the model's scales, and must equal the interpreter's
+:mod:`desim.functional.kernels.quant` from the model's scales, and must equal the interpreter's
 output bit for bit. Skips where ai-edge-litert or the ``tflite`` flatbuffer reader is
 not installed (``pip install ai-edge-litert tflite``).
 """
@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from desim.kernels import int8
-from desim.kernels.quant import activation_range, add_params, channel_multipliers
+from desim.functional.kernels import int8
+from desim.functional.kernels.quant import activation_range, add_params, channel_multipliers
 
 MODELS = ("vww_96_int8", "kws_ref_model", "pretrainedResnet_quant", "ad01_int8")
 tflite = pytest.importorskip("tflite", reason="the tflite flatbuffer reader is not installed")

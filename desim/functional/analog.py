@@ -4,7 +4,7 @@ A conv2d or fully_connected layer on AIMC multiplies its input rows ``X`` (``P x
 im2col patches of a tile: ``K = k_h * k_w * C_in`` in (ky, kx, c) order, as the OHWI
 weights flatten) by its weight matrix ``W`` (``K x N``), cut by the mapper into blocks
 ``[k0, k1) x [n0, n1)`` placed on crossbars. With ``D``, ``Q``, ``A`` the largest DAC,
-weight and ADC codes (:mod:`desim.kernels.aimc`) and ``zp_x`` the input zero point:
+weight and ADC codes (:mod:`desim.functional.kernels.aimc`) and ``zp_x`` the input zero point:
 
     inputs applied   v = x - zp_x                    (centred: padding applies 0)
     DAC full scale   x_fs = max(range, D),  range = max(128 + zp_x, 127 - zp_x)
@@ -37,12 +37,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from desim import kernels
 from desim.errors import SpecError
-from desim.hw.aimc import AimcSpec
-from desim.kernels.aimc import CrossbarSpec, CrossbarState, mvm, program
-from desim.mapping.aimc_alloc import Block
-from desim.runtime.digital import (
+from desim.functional import kernels
+from desim.functional.kernels.aimc import CrossbarSpec, CrossbarState, mvm, program
+from desim.functional.ops import (
     Region,
     Values,
     output_stage,
@@ -51,6 +49,8 @@ from desim.runtime.digital import (
     weight_zero_point,
     window,
 )
+from desim.hw.aimc import AimcSpec
+from desim.mapping.aimc_alloc import Block
 from desim.spec import Spec, param
 from desim.workload.op import Op, OpKind
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-SKIPPED = ("desim.kernels.int8", "desim.kernels.jit", "desim.__main__")
+SKIPPED = ("desim.functional.kernels.int8", "desim.functional.kernels.jit", "desim.__main__")
 
 PROBE = f"""
 import importlib, pkgutil, sys
@@ -15,8 +15,8 @@ names = [m.name for m in pkgutil.walk_packages(desim.__path__, "desim.")
 for name in names:
     importlib.import_module(name)
 loaded = "numba" in sys.modules
-import desim.kernels
-desim.kernels.conv2d
+import desim.functional.kernels
+desim.functional.kernels.conv2d
 print("probe", len(names), loaded, "numba" in sys.modules)
 """
 

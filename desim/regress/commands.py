@@ -14,9 +14,9 @@ def cmd_record(args: argparse.Namespace) -> int:
     an intended change of a timing model). With only one of them, the other is the
     default.
     """
-    from desim.analysis.regress import Case, baseline_files, load_baseline, record
     from desim.cli import _parse_sets
     from desim.registry import DEFAULT_PLATFORM
+    from desim.regress.baseline import Case, baseline_files, load_baseline, record
     from desim.workload import DEFAULT_WORKLOAD
 
     overrides = _parse_sets(args.set)
@@ -34,8 +34,8 @@ def cmd_record(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     """Re-run the case of every baseline in the folder and compare: exit 0 when every
     figure is within the tolerance, 1 when one is not, 2 on bad input."""
-    from desim.analysis.regress import check, format_deltas, parse_tolerance
     from desim.cli import _parse_sets
+    from desim.regress.baseline import check, format_deltas, parse_tolerance
 
     tolerance = parse_tolerance(args.tolerance)
     results = check(args.folder, tolerance, _parse_sets(args.set))

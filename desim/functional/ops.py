@@ -1,13 +1,13 @@
 """Digital int8 operators over output regions, bit-exact with TFLite's int8 kernels.
 
 Each op of a graph is prepared once (:func:`prepare`: quantisation parameters computed
-as TFLite prepares them, :mod:`desim.kernels.quant`), then computes any output region
+as TFLite prepares them, :mod:`desim.functional.kernels.quant`), then computes any output region
 ``[r0, r1) x [c0, c1)`` (rows and channels, in the HWC view the tiler uses) from its
 input window, as a tile does on a real deployment:
 
-* conv2d, depthwise, pools: the input rows of :func:`desim.kernels.geometry.input_window`
+* conv2d, depthwise, pools: the input rows of :func:`desim.functional.kernels.geometry.input_window`
   with that window's own padding; the region's output channels (depthwise: whole groups of
-  input channels); the jitted operators of :mod:`desim.kernels`;
+  input channels); the jitted operators of :mod:`desim.functional.kernels`;
 * fully_connected: every row of the flattened input, the region's output neurons;
 * add, quantize, dequantize: the same region of the inputs;
 * softmax: the region's rows over all channels (a channel slice needs the whole row);
@@ -30,10 +30,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from desim import kernels
 from desim.errors import SpecError
-from desim.kernels.geometry import input_window
-from desim.kernels.quant import (
+from desim.functional import kernels
+from desim.functional.kernels.geometry import input_window
+from desim.functional.kernels.quant import (
     activation_range,
     add_params,
     channel_multipliers,

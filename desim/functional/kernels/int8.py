@@ -3,16 +3,18 @@
 Each function validates its arguments (a bad one raises :class:`SpecError` naming it),
 converts them to the one dtype/layout the jitted kernel was compiled for and runs it.
 Zero points are given as TFLite stores them (the kernels use ``offset = -zero_point``).
-Per-channel ``multiplier``/``shift`` come from :func:`desim.kernels.quant.channel_multipliers`;
-a scalar is broadcast (per-tensor quantisation). ``act_min``/``act_max`` are the fused
-activation clamp from :func:`desim.kernels.quant.activation_range`.
+Per-channel ``multiplier``/``shift`` come from
+:func:`desim.functional.kernels.quant.channel_multipliers`; a scalar is broadcast
+(per-tensor quantisation). ``act_min``/``act_max`` are the fused activation clamp from
+:func:`desim.functional.kernels.quant.activation_range`.
 
-Tiles: pass the input window of :func:`desim.kernels.geometry.input_window` with its
+Tiles: pass the input window of
+:func:`desim.functional.kernels.geometry.input_window` with its
 padding to get exactly those output rows/columns of the whole-tensor result; slice the
 output channels by slicing ``w``, ``bias``, ``multiplier`` and ``shift`` (for grouped and
 depthwise convolutions, by whole groups, with the groups' input channels).
 A call costs ~8 us of Python overhead plus the kernel (benchmarks/kernels_bench.py);
-the arithmetic is in :mod:`desim.kernels.jit`.
+the arithmetic is in :mod:`desim.functional.kernels.jit`.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from __future__ import annotations
 import numpy as np
 
 from desim.errors import SpecError
-from desim.kernels import jit
-from desim.kernels.geometry import Pads, output_hw, pair, resolve_padding
-from desim.kernels.quant import INT8_MAX, INT8_MIN, AddParams
+from desim.functional.kernels import jit
+from desim.functional.kernels.geometry import Pads, output_hw, pair, resolve_padding
+from desim.functional.kernels.quant import INT8_MAX, INT8_MIN, AddParams
 
 __all__ = ["add", "avg_pool2d", "conv2d", "depthwise_conv2d", "fully_connected",
            "max_pool2d", "requantize"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from desim.errors import SpecError
-from desim.kernels.aimc import CrossbarSpec, drift_factor, mvm, program
+from desim.functional.kernels.aimc import CrossbarSpec, drift_factor, mvm, program
 from desim.spec import describe
 
 IDEAL = dict(read_noise_sigma=0.0, prog_noise_sigma=0.0, drift_nu=0.0)

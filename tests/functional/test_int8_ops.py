@@ -8,10 +8,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from desim.errors import SpecError
-from desim.kernels import int8
-from desim.kernels import reference as ref
-from desim.kernels.geometry import output_hw, resolve_padding
-from desim.kernels.quant import add_params
+from desim.functional.kernels import int8
+from desim.functional.kernels import reference as ref
+from desim.functional.kernels.geometry import output_hw, resolve_padding
+from desim.functional.kernels.quant import add_params
 
 EXAMPLES = settings(max_examples=60, deadline=None)
 

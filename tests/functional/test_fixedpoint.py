@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from desim.errors import SpecError
-from desim.kernels import jit
-from desim.kernels import reference as ref
-from desim.kernels.quant import (
+from desim.functional.kernels import jit
+from desim.functional.kernels import reference as ref
+from desim.functional.kernels.quant import (
     ADD_LEFT_SHIFT,
     activation_range,
     add_params,

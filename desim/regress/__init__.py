@@ -1,0 +1,1 @@
+"""Timing regression: baselines recorded from runs, and checks against them."""
