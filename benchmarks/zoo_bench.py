@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from desim.run import simulate
+from desim.driver import simulate
 from desim.workload.zoo import zoo_names
 
 PLATFORMS = ("pulp_cluster", "imc_cluster")
@@ -31,7 +31,7 @@ def main() -> None:
             best = None
             for _ in range(args.repeat):
                 t0 = time.perf_counter()
-                doc = simulate(platform, workload, trace=False).summary()
+                doc = simulate(platform, workload, trace=False).summary
                 wall = time.perf_counter() - t0
                 if best is None or wall < best[0]:
                     best = (wall, doc)

@@ -61,11 +61,11 @@ def _layer_table(layers: list[dict[str, Any]], rows: int) -> str:
     """The layers in order, or the slowest ``rows`` of them when there are more."""
     shown = layers if len(layers) <= rows else sorted(
         sorted(layers, key=lambda x: -x["cycles"])[:rows], key=lambda x: x["index"])
-    head = (f"{'#':>3}  {'layer':<22} {'engine':<7} {'tiles':>5} {'cycles':>12} "
+    head = (f"{'#':>3}  {'layer':<22} {'engine':<9} {'tiles':>5} {'cycles':>12} "
             f"{'MAC/cyc':>8}  bound     {'DRAM':>9}")
     out = [head]
     for x in shown:
-        out.append(f"{x['index']:>3}  {x['name'][:22]:<22} {x['engine']:<7} {x['tiles']:>5} "
+        out.append(f"{x['index']:>3}  {x['name'][:22]:<22} {x['engine'][:9]:<9} {x['tiles']:>5} "
                    f"{x['cycles']:>12,.0f} {x['macs_per_cycle']:>8.2f}  {x['bound']:<9} "
                    f"{_bytes(x['bytes']['dram']):>9}")
     if len(shown) < len(layers):

@@ -6,6 +6,9 @@ A spec is a frozen dataclass deriving from :class:`Spec`. Every field is declare
 fails at validation with the field's name and the fix, never deep inside a simulation.
 One dotted namespace (``cluster.n_cores``) serves the CLI's ``--set``, platform scripts
 and sweeps through :func:`override`.
+
+A value other than the class default cites its own source with :meth:`Spec.cite` (or
+``subspec(cite=...)``); :func:`describe` shows the source of the value in force.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import difflib
 import math
 import typing
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, InitVar, dataclass, field
 from typing import Any, TypeVar
 
 from desim.errors import SpecError
@@ -23,6 +26,9 @@ from desim.errors import SpecError
 S = TypeVar("S", bound="Spec")
 
 _SCALARS = (bool, int, float, str)
+
+#: the source :func:`describe` gives a value set by :func:`override` (``--set``)
+OVERRIDDEN = "set by override"
 
 
 def param(
@@ -44,27 +50,57 @@ def param(
     return field(default=default, metadata=meta)
 
 
-def subspec(cls: type[Spec], *, doc: str | None = None, **defaults: Any) -> Any:
-    """Declare a nested spec field defaulting to ``cls(**defaults)``."""
-    return field(default_factory=lambda: cls(**defaults),
-                 metadata={"doc": doc or (cls.__doc__ or "").strip()})
+def subspec(cls: type[Spec], *, doc: str | None = None, cite: Mapping[str, str] | None = None,
+            **defaults: Any) -> Any:
+    """Declare a nested spec field defaulting to ``cls(**defaults)``, citing ``cite``
+    (field name -> source) for those fields' values."""
+    def default() -> Spec:
+        spec = cls(**defaults)
+        return spec.cite(**cite) if cite else spec
+
+    return field(default_factory=default, metadata={"doc": doc or (cls.__doc__ or "").strip()})
 
 
 @dataclass(frozen=True)
 class Spec:
     """Base of all specs: validates every field's type and bounds on construction."""
 
-    def __post_init__(self) -> None:
+    # Per-field sources, name -> (cited value, source): not a parameter, so outside
+    # equality, hash and to_dict(). An init-only field so that dataclasses.replace carries
+    # it (it reads the instance attribute of that name); __post_init__ keeps the entries
+    # whose value is still in force. Set it with cite().
+    _cites: InitVar[Mapping[str, tuple[Any, str]] | None] = field(default=None, kw_only=True)
+
+    def __post_init__(self, _cites: Mapping[str, tuple[Any, str]] | None) -> None:
         hints = _hints(type(self))
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             coerced = _check(f, hints[f.name], value)
             if coerced is not value:
                 object.__setattr__(self, f.name, coerced)
+        object.__setattr__(self, "_cites", {
+            name: cited for name, cited in (_cites or {}).items()
+            if getattr(self, name) == cited[0]})
         self.validate()
 
     def validate(self) -> None:
         """Cross-field checks; subclasses raise :class:`SpecError` naming the fields."""
+
+    def cite(self: S, **sources: str) -> S:
+        """An equal copy whose :func:`describe` rows give ``sources`` (field name -> source)
+        for those fields, as long as their values stay the ones in force now."""
+        names = [f.name for f in dataclasses.fields(self)]
+        for name in sources:
+            if name not in names:
+                raise _unknown(name, names, "")
+            if isinstance(getattr(self, name), Spec):
+                raise SpecError(f"{name} is a group of parameters; cite its keys on its spec")
+        cited = {name: (getattr(self, name), source) for name, source in sources.items()}
+        return dataclasses.replace(self, _cites={**self._sources(), **cited})
+
+    def _sources(self) -> dict[str, tuple[Any, str]]:
+        """The cites in force, name -> (value, source)."""
+        return self._cites  # type: ignore[attr-defined]  # an InitVar to mypy
 
     def to_dict(self) -> dict[str, Any]:
         """Nested plain-data form, suitable for JSON."""
@@ -128,10 +164,11 @@ def override(spec: S, key: str, value: Any, _prefix: str = "") -> S:
     else:
         new = _parse(full, tp, value)
     try:
-        return dataclasses.replace(spec, **{head: new})
+        spec = dataclasses.replace(spec, **{head: new})
     except SpecError as exc:
         msg = str(exc)
         raise SpecError(_prefix + msg if msg.startswith(head) else msg) from None
+    return spec if sub is not None else spec.cite(**{head: OVERRIDDEN})
 
 
 def flat_keys(spec: Spec) -> Iterator[str]:
@@ -145,15 +182,22 @@ def flat_keys(spec: Spec) -> Iterator[str]:
 
 
 def describe(spec: Spec, prefix: str = "") -> list[dict[str, Any]]:
-    """One row per parameter: key, value, unit, doc and source (for docs and listings)."""
+    """One row per parameter: key, value, unit, doc and the source of the value in force
+    (for docs and listings)."""
     rows: list[dict[str, Any]] = []
+    cites = spec._sources()
     for f in dataclasses.fields(spec):
         value = getattr(spec, f.name)
         if isinstance(value, Spec):
             rows.extend(describe(value, f"{prefix}{f.name}."))
-        else:
-            rows.append({"key": prefix + f.name, "value": value, "unit": f.metadata.get("unit", ""),
-                         "doc": f.metadata.get("doc", ""), "source": f.metadata.get("source", "")})
+            continue
+        source = f.metadata.get("source", "")
+        if f.name in cites:
+            source = cites[f.name][1]
+        elif f.default is not MISSING and value != f.default:
+            source = "platform value" + (f"; default's source: {source}" if source else "")
+        rows.append({"key": prefix + f.name, "value": value, "unit": f.metadata.get("unit", ""),
+                     "doc": f.metadata.get("doc", ""), "source": source})
     return rows
 
 

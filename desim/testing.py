@@ -45,7 +45,7 @@ def _fraction(tolerance: float | str) -> float:
 
 
 def _summary(result: Any) -> dict[str, Any]:
-    return result.summary() if hasattr(result, "summary") else dict(result)
+    return result.summary if hasattr(result, "summary") else dict(result)
 
 
 def _case_of(summary: Mapping[str, Any]) -> Case:
@@ -102,10 +102,10 @@ class DesimRegress:
             overrides: Mapping[str, Any] | None = None, tolerance: float | str | None = None,
             name: str | None = None) -> dict[str, Any]:
         """Simulate a case (no trace), check it against its baseline, return its summary."""
-        from desim.run import simulate
+        from desim.driver import simulate
 
         summary = simulate(platform, workload, seed=seed, overrides=dict(overrides or {}),
-                           trace=False).summary()
+                           trace=False).summary
         case = Case.make(platform, workload, seed, overrides, self.folder)
         self.check(summary, tolerance=tolerance, name=name, case=case)
         return summary

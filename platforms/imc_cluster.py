@@ -20,16 +20,27 @@ from desim.hw.aimc import AimcSpec
 from desim.hw.dram.spec import preset
 from desim.hw.memory import SramSpec
 from desim.kernel import Sim
-from desim.soc import PulpSoc, SocSpec
+from desim.mapping import MappingSpec
+from desim.soc.pulp import PulpSoc, SocSpec
+
+_IMC = "Garofalo et al., IEEE JETCAS 2022 (heterogeneous IMC cluster)"
 
 
 def default_spec() -> SocSpec:
     return SocSpec(
         name="imc_cluster",
         # 512 kB L1 in 32 banks shared by the cores and the crossbars' streamers
-        l1=SramSpec(capacity_bytes=524288, banks=32, port_bytes_per_cycle=128.0),
-        aimc=AimcSpec(n_crossbars=34),
+        l1=SramSpec(capacity_bytes=524288, banks=32, port_bytes_per_cycle=128.0).cite(
+            capacity_bytes=f"{_IMC}: 512 kB L1", banks=f"{_IMC}: 32 banks",
+            port_bytes_per_cycle=f"{_IMC}: 32 ports x 4 B"),
+        aimc=AimcSpec(n_crossbars=34).cite(
+            n_crossbars=f"{_IMC}: the 34 crossbars MobileNetV2 is bin-packed into"),
         dram=preset("hyperram"),
+        # the heterogeneous cluster's mapping: every dense and pointwise convolution and
+        # fully connected layer on the crossbars when they fit (Garofalo et al., JETCAS
+        # 2022); depthwise, pooling and elementwise layers go to the cores
+        mapping=MappingSpec(policy=("conv2d=aimc", "fully_connected=aimc")).cite(
+            policy=f"{_IMC}: dense and pointwise layers on the crossbars"),
     )
 
 

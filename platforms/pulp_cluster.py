@@ -15,7 +15,7 @@ import sys
 
 from desim.hw.dram.spec import preset
 from desim.kernel import Sim
-from desim.soc import PulpSoc, SocSpec
+from desim.soc.pulp import PulpSoc, SocSpec
 
 
 def default_spec() -> SocSpec:

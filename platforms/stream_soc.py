@@ -26,8 +26,10 @@ from desim.hw.dma import Copy1D, Dma, DmaRecord, DmaSpec, Region
 from desim.hw.engine import ComputeEngine, EngineSpec
 from desim.hw.interconnect import Interconnect, LinkSpec, add_link
 from desim.hw.memory import Sram, SramSpec
-from desim.kernel import Clock, Component, Sim
+from desim.kernel import Clock, Sim
+from desim.runtime.executor import Execution, energy_of
 from desim.runtime.pipeline import double_buffered
+from desim.soc import Soc
 from desim.spec import Spec, param, subspec
 from desim.workload.synthetic import SYNTHETIC, TileStream
 
@@ -41,13 +43,22 @@ class StreamSocSpec(Spec):
     clock_hz: int = param(100_000_000, unit="Hz", gt=0, doc="clock of every component",
                           source=_DIANA)
     l1: SramSpec = subspec(SramSpec, capacity_bytes=262144, base_addr=0x10000000, banks=16,
-                           doc="L1 scratchpad: 256 kB shared L1 of DIANA (Ueyoshi et al., "
-                               "ISSCC 2022); bank layout as the PULP TCDM")
+                           cite={"capacity_bytes": "DIANA 256 kB shared L1 (Ueyoshi et al., "
+                                                   "ISSCC 2022)"},
+                           doc="L1 scratchpad: DIANA's shared L1; bank layout as the PULP TCDM")
     l2: SramSpec = subspec(SramSpec, capacity_bytes=524288, base_addr=0x1C000000, banks=4,
                            word_bytes=8, port_bytes_per_cycle=32.0,
-                           doc=f"L2: 512 kB ({_DIANA}); 4 interleaved 64-bit banks")
+                           cite={"capacity_bytes": f"{_DIANA}: 512 kB",
+                                 "base_addr": "PULP L2 base address (GVSoC pulp_open memory "
+                                              "map)",
+                                 "banks": "assumed: 4 interleaved banks",
+                                 "word_bytes": "assumed: 64-bit banks",
+                                 "port_bytes_per_cycle": "4 banks x 8 B: every bank serves "
+                                                         "one word per cycle"},
+                           doc="L2: 4 interleaved 64-bit banks")
     link: LinkSpec = subspec(LinkSpec, doc="L2 <-> L1 link (64-bit AXI)")
     dma: DmaSpec = subspec(DmaSpec, channels=2,
+                           cite={"channels": "assumed: one channel per direction"},
                            doc="DMA: channel 0 brings tiles in, channel 1 takes results out")
     engine: EngineSpec = subspec(EngineSpec)
 
@@ -56,13 +67,11 @@ def default_spec() -> StreamSocSpec:
     return StreamSocSpec()
 
 
-class StreamSoc(Component):
+class StreamSoc(Soc):
     """The SoC: builds its components and runs tile streams on them."""
 
-    kind = "soc"
-
     def __init__(self, sim: Sim, spec: StreamSocSpec):
-        super().__init__(sim, "soc", Clock("main", spec.clock_hz), spec)
+        super().__init__(sim, spec, Clock("main", spec.clock_hz))
         # components
         self.l2 = Sram(self, "l2", spec.l2)
         self.l1 = Sram(self, "l1", spec.l1)
@@ -73,12 +82,17 @@ class StreamSoc(Component):
                        spec.dma)
         self.engine = ComputeEngine(self, "engine", spec.engine, self.l1)
 
-    def execute(self, wl: Any, extra: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
+    def map(self, workload: Any) -> TileStream:
+        """A tile stream runs as it is; anything else is refused before the run."""
+        if not isinstance(workload, TileStream):
+            raise SpecError(f"stream_soc runs synthetic tile streams ({', '.join(SYNTHETIC)}); "
+                            f"run the network '{workload.name}' on pulp_cluster or imc_cluster")
+        return workload
+
+    def execute(self, wl: TileStream, functional: Any = None
+                ) -> Generator[simpy.Event, Any, Execution]:
         """Stream ``wl``'s tiles: DMA-in of tile i+1 and DMA-out of tile i-1 overlap the
         computation of tile i (two L1 buffers each for inputs and outputs)."""
-        if not isinstance(wl, TileStream):
-            raise SpecError(f"stream_soc runs synthetic tile streams ({', '.join(SYNTHETIC)}); "
-                            f"run the network '{wl.name}' on pulp_cluster or imc_cluster")
         n = wl.n_tiles
         src = self.l2.alloc("inputs", n * wl.in_bytes)
         dst = self.l2.alloc("outputs", n * max(wl.out_bytes, 1))
@@ -103,10 +117,8 @@ class StreamSoc(Component):
                 yield from self.dma.copy(desc, out_ch, f"out t{i}")
 
         yield from double_buffered(self, n, load, compute, store)
-        extra["macs"] = self.engine.counters["macs"]
-        energy = {c.path: round(c.energy_pj, 3) for c in (self.l2, self.l1, self.engine)}
-        energy["total"] = round(sum(energy.values()), 3)
-        extra["energy_pj"] = energy
+        return Execution(macs=self.engine.counters["macs"],
+                         energy_pj=energy_of([self.l2, self.l1, self.engine]))
 
     def _flow(self, record: DmaRecord, start: int, i: int) -> None:
         tracer = self.sim.tracer

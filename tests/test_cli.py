@@ -10,6 +10,8 @@ import pytest
 
 from desim import __version__
 from desim.cli import main
+from desim.cli.args import parse_sets
+from desim.errors import SpecError
 
 SUMMARY_KEYS = {"desim_version", "platform", "workload", "seed", "total_ps", "cycles",
                 "clock_hz", "components", "layers", "sim"}
@@ -96,6 +98,12 @@ def test_bad_input_exits_2_with_one_line(argv, message, capsys, tmp_path):
     err = capsys.readouterr().err.strip()
     assert message in err
     assert err.startswith("desim: error:") and "Traceback" not in err
+
+
+def test_parse_sets_strips_keeps_the_last_and_names_the_option():
+    assert parse_sets([" a.b = 1 ", "c=x=y", "a.b=2", "d="]) == {"a.b": "2", "c": "x=y", "d": ""}
+    with pytest.raises(SpecError, match=r"^--opt '=1': expected KEY=VALUE, e\.g\. --opt k=v$"):
+        parse_sets(["=1"], option="--opt", example="k=v")
 
 
 def test_unwritable_outdir(capsys, tmp_path):

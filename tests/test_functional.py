@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 
 from desim.cli import main
+from desim.driver import elaborate, simulate
 from desim.errors import DesimError
 from desim.functional.kernels import reference as ref
 from desim.functional.kernels.quant import activation_range, add_params, channel_multipliers
 from desim.functional.mode import Functional, random_inputs
-from desim.run import build, simulate
 from desim.workload import load_workload
 from desim.workload.builder import GraphBuilder
 from desim.workload.graph import Graph
@@ -134,13 +134,13 @@ def test_zoo_graphs_equal_the_numpy_reference_tile_by_tile(name):
     equals the whole-graph reference (softmax within one code)."""
     r = simulate("pulp_cluster", name, seed=3, trace=False, functional=True,
                  overrides=SMALL_L1)
-    tiles = [t for layer in r.soc.schedule.layers for t in layer.tiles]
+    tiles = [t for layer in r.schedule.layers for t in layer.tiles]
     assert any(t.r0 > 0 for t in tiles) or name == "autoencoder"  # row tiles
     assert any(t.c0 > 0 for t in tiles)  # channel tiles
     graph = r.workload
     inputs = {t.name: r.tensors[t.name] for t in graph.inputs}
     assert_tensors_equal(graph, r.tensors, reference_graph(graph, inputs))
-    assert r.extra["functional"]["weights"] == "random (seed 3)"
+    assert r.functional["weights"] == "random (seed 3)"
 
 
 def _ops_graph() -> Graph:
@@ -176,7 +176,7 @@ def test_pad_concat_quantize_dequantize_and_max_pool_equal_the_reference(tmp_pat
     graph.save(path, weights=True)
     r = simulate("pulp_cluster", str(path), seed=1, trace=False, functional=True,
                  overrides={"l1.capacity_bytes": "4096"})
-    assert r.extra["functional"]["weights"] == "model"
+    assert r.functional["weights"] == "model"
     x = r.tensors["x"]
     assert x.dtype == np.float32 and len(np.unique(x)) > 100
     want = reference_graph(graph, {"x": x})
@@ -197,8 +197,8 @@ def _timing(doc: dict) -> dict:
 def test_functional_mode_leaves_the_timing_unchanged(platform):
     """Same platform, workload and seed: every summary entry but ``functional`` (and the
     simulator's wall time) is identical with and without real tensors."""
-    timing = simulate(platform, "resnet8", trace=False).summary()
-    functional = simulate(platform, "resnet8", trace=False, functional=True).summary()
+    timing = simulate(platform, "resnet8", trace=False).summary
+    functional = simulate(platform, "resnet8", trace=False, functional=True).summary
     assert "functional" in functional
     assert _timing(functional) == _timing(timing)
 
@@ -235,11 +235,10 @@ def test_the_same_seed_gives_the_same_tensors():
 
 def _run_with(schedule_edit):
     graph = load_workload("resnet8").with_random_weights(0)
-    sim, _, soc = build("pulp_cluster", SMALL_L1, 0, False)
-    soc.prepare(graph)
-    soc.schedule = schedule_edit(soc.schedule)
-    fn = Functional(graph, soc.schedule, random_inputs(graph, 0))
-    sim.process(soc.execute(graph, {"functional": fn}), "main")
+    _, sim, _, soc = elaborate("pulp_cluster", SMALL_L1, 0, False)
+    schedule = schedule_edit(soc.map(graph))
+    fn = Functional(graph, schedule, random_inputs(graph, 0))
+    sim.process(soc.execute(schedule, fn), "main")
     sim.run()
     return fn
 

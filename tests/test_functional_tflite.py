@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from desim.run import simulate
+from desim.driver import simulate
 
 MODELS = ("vww_96_int8", "kws_ref_model", "pretrainedResnet_quant", "ad01_int8")
 
@@ -26,8 +26,8 @@ def test_every_tensor_equals_the_reference_interpreter(reference_interpreter, mo
         x = np.random.default_rng(seed).integers(-128, 128, inp["shape"], dtype=np.int8)
         interp.set_tensor(inp["index"], x)
         interp.invoke()
-        r = simulate("pulp_cluster", str(path), seed=seed, trace=False, input_tensor=x)
-        assert r.extra["functional"]["weights"] == "model"
+        r = simulate("pulp_cluster", str(path), seed=seed, trace=False, inputs=x)
+        assert r.functional["weights"] == "model"
         np.testing.assert_array_equal(r.outputs[0], interp.get_tensor(out["index"]))
         checked = 0
         for d in interp.get_tensor_details():

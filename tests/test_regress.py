@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from desim.cli import main
-from desim.registry import platform_dir
+from desim.driver import simulate
 from desim.regress.baseline import Case, compare, load_baseline, parse_tolerance
-from desim.run import simulate
+from desim.soc.loader import platform_dir
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -38,7 +38,7 @@ def test_changed_parameter_fails_with_a_readable_diff(capsys, tmp_path):
     assert code == 1
     old = json.loads((GOLDEN / "stream_soc__tiles.json").read_text())["metrics"]["cycles"]
     new = simulate("stream_soc", "tiles", overrides={"dma.setup_cycles": "40"},
-                   trace=False).summary()["cycles"]
+                   trace=False).summary["cycles"]
     (row,) = [ln.split() for ln in out.splitlines()
               if ln.startswith("stream_soc/tiles ") and " cycles " in ln]
     assert row == ["stream_soc/tiles", "total", "cycles", f"{old:,.3f}", f"{new:,.3f}",

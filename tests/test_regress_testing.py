@@ -6,7 +6,7 @@ import json
 import pytest
 
 from desim.cli import main
-from desim.run import simulate
+from desim.driver import simulate
 from desim.testing import assert_matches_baseline
 
 pytest_plugins = ["pytester"]
@@ -61,4 +61,4 @@ def test_assert_matches_baseline_on_a_run_result(tmp_path):
         assert_matches_baseline(other, path, tolerance="0.1%")
     assert "FAIL" in str(exc.value)
     assert_matches_baseline(other, path, update=True)
-    assert_matches_baseline(other.summary(), path, tolerance=0.0)
+    assert_matches_baseline(other.summary, path, tolerance=0.0)

@@ -6,8 +6,8 @@ import json
 import pytest
 
 from desim.cli import main
+from desim.driver import simulate
 from desim.hw.jobs import KernelJob
-from desim.run import simulate
 from desim.workload import load_workload
 from desim.workload.builder import GraphBuilder
 
@@ -27,7 +27,7 @@ def _conv(b, x):
 @pytest.mark.parametrize("name", ["resnet8", "dscnn", "autoencoder"])
 @pytest.mark.parametrize("platform", ["pulp_cluster", "imc_cluster"])
 def test_summary_macs_equal_the_workload(platform, name):
-    doc = simulate(platform, name, trace=False).summary()
+    doc = simulate(platform, name, trace=False).summary
     assert doc["macs"] == load_workload(name).macs
     assert sum(layer["macs"] for layer in doc["layers"]) == doc["macs"]
     assert doc["layers"][-1]["end_ps"] == doc["total_ps"]
@@ -36,11 +36,11 @@ def test_summary_macs_equal_the_workload(platform, name):
 def test_conv_on_eight_cores_takes_the_cluster_model_cycles(tmp_path):
     """A 3x3 conv 32->64 on 16x16: the cores compute exactly the cluster model's
     job_cycles for each tile, and a tile computes only once its operands are in L1."""
-    r = simulate("pulp_cluster", _graph_file(tmp_path, _conv))
-    layer = r.summary()["layers"][0]
+    r = simulate("pulp_cluster", _graph_file(tmp_path, _conv), trace=True)
+    layer = r.summary["layers"][0]
     assert layer["engine"] == "cluster"
     spec = r.spec.cluster
-    tiles = r.soc.schedule.layers[0].tiles
+    tiles = r.schedule.layers[0].tiles
     expected = sum(spec.job_cycles(KernelJob("conv2d", t.r1 - t.r0, 16, t.c1 - t.c0, 32, 3, 3))
                    for t in tiles)
     assert layer["compute_cycles"] == pytest.approx(expected, abs=len(tiles))
@@ -55,8 +55,8 @@ def test_conv_on_eight_cores_takes_the_cluster_model_cycles(tmp_path):
 def test_conv_on_one_crossbar_takes_the_aimc_pipeline_cycles(tmp_path):
     """The same conv on imc_cluster: K = 288 rows -> row blocks of 256 and 32 rows; each
     tile's block job runs its pixels' MVMs pipelined, as AimcSpec.batch_cycles says."""
-    r = simulate("imc_cluster", _graph_file(tmp_path, _conv))
-    layer = r.summary()["layers"][0]
+    r = simulate("imc_cluster", _graph_file(tmp_path, _conv), trace=True)
+    layer = r.summary["layers"][0]
     assert layer["engine"] == "aimc"
     aimc = r.soc.aimc
     mvms = [iv for iv in r.tracer.intervals if iv.path.startswith("soc.aimc.xbar")
@@ -66,7 +66,7 @@ def test_conv_on_one_crossbar_takes_the_aimc_pipeline_cycles(tmp_path):
     for iv in mvms:
         assert iv.args["cycles"] == aimc.batch_cycles(iv.args["rows"], 64, iv.args["n_mvm"])
     # both engines worked: the crossbars, then the cores for the partial sums
-    assert r.summary()["components"]["soc.cluster.core0"]["busy_ps"] > 0
+    assert r.summary["components"]["soc.cluster.core0"]["busy_ps"] > 0
 
 
 def test_compute_bound_pipeline_hides_the_transfers(tmp_path):
@@ -75,8 +75,8 @@ def test_compute_bound_pipeline_hides_the_transfers(tmp_path):
     def big(b, x):
         b.conv2d(x, 128, 3, activation="relu")
     r = simulate("pulp_cluster", _graph_file(tmp_path, big),
-                 overrides={"l1.capacity_bytes": "32768"})
-    layer = r.summary()["layers"][0]
+                 overrides={"l1.capacity_bytes": "32768"}, trace=True)
+    layer = r.summary["layers"][0]
     assert layer["tiles"] > 2 and layer["bound"] == "compute"
     rest = layer["cycles"] - layer["compute_cycles"] - layer["stall_cycles"]["dma"]
     first_wait = layer["stall_cycles"]["dma"]
@@ -91,9 +91,9 @@ def test_compute_bound_pipeline_hides_the_transfers(tmp_path):
 def test_off_chip_weights_stream_from_dram_and_cost_time():
     """ResNet-8 with a 48 KiB L2 no longer fits on chip: tensors go to DRAM, the DRAM moves
     bytes, and the run is slower than with the full L2."""
-    on = simulate("pulp_cluster", "resnet8", trace=False).summary()
+    on = simulate("pulp_cluster", "resnet8", trace=False).summary
     off = simulate("pulp_cluster", "resnet8", trace=False,
-                   overrides={"l2.capacity_bytes": "49152"}).summary()
+                   overrides={"l2.capacity_bytes": "49152"}).summary
     assert on["memory"]["dram_traffic_bytes"] == 0
     assert off["memory"]["dram_traffic_bytes"] > 0
     assert off["components"]["soc.dram"]["bytes_read"] > 0
@@ -106,11 +106,12 @@ def test_aimc_reprogramming_is_simulated_when_weights_do_not_fit():
     during inference, each row write costing its time; pinned weights cost none."""
     pinned = simulate("imc_cluster", "resnet8", trace=False)
     one = simulate("imc_cluster", "resnet8", trace=False, overrides={"aimc.n_crossbars": "1"})
-    p, o = pinned.summary(), one.summary()
+    p, o = pinned.summary, one.summary
     assert p["aimc"]["pinned"] and not o["aimc"]["pinned"] and o["aimc"]["groups"] > 1
     spec = one.soc.aimc.spec
     rows = o["aimc"]["row_writes"]
-    assert rows >= sum(b.rows for layer in one.soc.schedule.layers for b in layer.blocks)
+    assert rows >= sum(b.rows for layer in one.schedule.layers if layer.engine == "aimc"
+                       for b in layer.payload.blocks)
     program_ps = one.soc.clock.ps(spec.program_cycles(rows, one.soc.clock))
     assert o["total_ps"] - p["total_ps"] >= program_ps * 0.99
     assert o["energy_pj"]["soc.aimc"] > p["energy_pj"]["soc.aimc"]
@@ -152,9 +153,9 @@ def test_summary_layers_follow_the_schema(tmp_path):
 def test_trace_carries_flows_and_counters():
     """Each tile's DMA-in -> compute -> DMA-out is a pair of flow arrows; L1, L2 and
     crossbar occupancy, link bandwidth and (off chip) DRAM queue depth are counters."""
-    r = simulate("imc_cluster", "resnet8", overrides={"l2.capacity_bytes": "49152"})
+    r = simulate("imc_cluster", "resnet8", overrides={"l2.capacity_bytes": "49152"}, trace=True)
     rec = r.tracer
-    tiles = sum(layer["tiles"] for layer in r.summary()["layers"])
+    tiles = sum(layer["tiles"] for layer in r.summary["layers"])
     into = [f for f in rec.flows if f.src[0] == "soc.cl_dma"]
     out = [f for f in rec.flows if f.dst[0] == "soc.cl_dma"]
     assert len(into) == len(out) == tiles

@@ -33,24 +33,29 @@ for bit; with a coarser ADC the accumulator error is at most half an LSB per row
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from desim.errors import SpecError
+from desim.engines.crossbar_packing import Block
+from desim.errors import DesimError, SpecError
 from desim.functional import kernels
 from desim.functional.kernels.aimc import CrossbarSpec, CrossbarState, mvm, program
 from desim.functional.ops import (
     Region,
     Values,
+    full_region,
     output_stage,
     quant_of,
+    run_graph,
     weight_data,
     weight_zero_point,
     window,
 )
 from desim.hw.aimc import AimcSpec
-from desim.mapping.aimc_alloc import Block
+from desim.kernel.clock import PS_PER_S
 from desim.spec import Spec, param
 from desim.workload.op import Op, OpKind
 
@@ -183,3 +188,79 @@ class AnalogLayer:
         return kernels.requantize(acc32, st.multiplier[c], st.shift[c],
                                   output_zero_point=st.zero_point, act_min=st.act_min,
                                   act_max=st.act_max, rounding=st.rounding)
+
+
+@dataclass
+class _PendingTile:
+    """A crossbar tile whose blocks are still computing."""
+
+    inputs: np.ndarray  # input rows, P x K
+    sums: np.ndarray  # accumulated partial sums, P x channels (int64)
+    blocks_left: int
+
+
+class AnalogModel:
+    """The crossbars' numerics in a functional run ``fn`` (a
+    :class:`desim.functional.mode.Functional`): one :class:`AnalogLayer` per layer of
+    ``layers`` (name -> its crossbar blocks) on crossbars of model ``crossbar``.
+
+    Weights programmed before the run are ``age_s`` old when it starts. With
+    ``calibration_seed`` set, each block's ADC range is calibrated on inputs of that
+    seed's calibration stream, computed digitally before programming; without it, the
+    ranges are ``crossbar``'s.
+    """
+
+    def __init__(self, fn: Any, layers: dict[str, tuple[Block, ...]], crossbar: CrossbarSpec,
+                 age_s: float = 0.0, calibration_seed: int | None = None):
+        from desim.functional.mode import CALIBRATION_STREAM, random_inputs
+
+        self.fn = fn
+        self.layers = {name: AnalogLayer(fn.ops[name], crossbar) for name in layers}
+        if calibration_seed is not None:
+            rows: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+            for i in range(CALIBRATION_INPUTS):
+                inputs = random_inputs(fn.graph, calibration_seed, (CALIBRATION_STREAM, i))
+                values = run_graph(fn.compute, fn.order, dict(inputs))
+                for name, layer in self.layers.items():
+                    rows[name].append(layer.inputs(values, full_region(fn.ops[name])))
+            for name, blocks in layers.items():
+                self.layers[name].calibrate(blocks, rows[name])
+        self._age = age_s
+        self._tiles: dict[tuple[str, int], _PendingTile] = {}
+
+    def block_weights(self, block: Block, crossbar: Any) -> tuple[Any, float]:
+        """What ``crossbar`` holds once ``block`` is programmed: its conductances and the
+        time (s) they were programmed."""
+        state = self.layers[block.layer].program(block, crossbar.rng)
+        return state, crossbar.env.now / PS_PER_S - self._age
+
+    def block_fn(self, layer: Any, tile: Any, block: Block, lo: int,
+                 hi: int) -> Callable[[Any], None]:
+        """Computes columns ``[lo, hi)`` of ``block`` for ``tile`` when its MVM job
+        completes on the crossbar; the tile's last block requantises the tile."""
+        return lambda crossbar: self._mvm(layer, tile, block, lo, hi, crossbar)
+
+    def _mvm(self, layer: Any, tile: Any, block: Block, lo: int, hi: int,
+             crossbar: Any) -> None:
+        analog = self.layers[layer.name]
+        region = Region(tile.r0, tile.r1, tile.c0, tile.c1)
+        key = (layer.name, tile.index)
+        pending = self._tiles.get(key)
+        if pending is None:
+            x = analog.inputs(self.fn.values, region)
+            pending = self._tiles[key] = _PendingTile(
+                x, np.zeros((x.shape[0], tile.c1 - tile.c0), np.int64),
+                len(layer.payload.blocks_for(tile.c0, tile.c1)))
+        held = crossbar.weights(block.tag)
+        if held is None:
+            raise DesimError(f"functional run: {crossbar.path} holds no weights for "
+                             f"{block.tag}")
+        state, programmed_s = held
+        t_s = crossbar.env.now / PS_PER_S - programmed_s
+        pending.sums[:, lo - tile.c0:hi - tile.c0] += analog.partial(
+            state, pending.inputs[:, block.k0:block.k1], slice(lo - block.n0, hi - block.n0),
+            t_s, crossbar.rng)
+        pending.blocks_left -= 1
+        if pending.blocks_left == 0:
+            del self._tiles[key]
+            self.fn.store(layer.name, region, analog.finish(pending.sums, region))

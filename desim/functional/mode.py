@@ -1,19 +1,14 @@
 """Functional mode: real int8 tensors through the same schedule as the timing run.
 
-The runtime (:mod:`desim.runtime.executor`) asks a :class:`Functional` for a callable per
-job and the engines call it once, when the job's simulated time has elapsed:
-
-* ``tile_fn(layer, tile)``: a cluster tile computes its output region from its input
-  window (:mod:`desim.functional.ops`, bit-exact with TFLite);
-* ``block_weights(block, crossbar)``: the payload a crossbar keeps when it is programmed,
-  the block's conductances with programming noise drawn from the crossbar's RNG;
-* ``block_fn(layer, tile, block, lo, hi)``: one crossbar block's MVMs for a tile
-  (:mod:`desim.functional.analog`); after the tile's last block the partial sums are
-  accumulated and requantised.
+The engines ask a :class:`Functional` for a callable per job and call it once, when the
+job's simulated time has elapsed: a digital engine's ``tile_fn(layer, tile)`` computes the
+tile's output region from its input window (:mod:`desim.functional.ops`, bit-exact with
+TFLite); an engine with numerics of its own asks the model it attached (the crossbars':
+:class:`desim.functional.analog.AnalogModel`).
 
 Every tile writes its region of the layer's output tensor; a region written twice or
 never is an error (the tiling must cover each output exactly once). Timing is untouched:
-the callables only read and write tensors. With AIMC layers, :meth:`Functional.summary`
+the callables only read and write tensors. With an engine model, :meth:`Functional.summary`
 compares the output with the digital result of the same graph and input: top-1 agreement
 (per batch row) and ``SNR = 10 log10(sum ref^2 / sum (out - ref)^2)`` over the
 dequantised outputs.
@@ -23,15 +18,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from desim.errors import DesimError, SpecError
-from desim.functional.analog import CALIBRATION_INPUTS, AnalogLayer, crossbar_spec
-from desim.functional.kernels.aimc import CrossbarSpec
 from desim.functional.ops import (
     Region,
     Values,
@@ -40,9 +32,6 @@ from desim.functional.ops import (
     region_index,
     run_graph,
 )
-from desim.kernel.clock import PS_PER_S
-from desim.mapping.aimc_alloc import Block
-from desim.mapping.mapper import blocks_for
 from desim.mapping.schedule import Layer, Schedule, Tile
 from desim.workload.graph import Graph
 from desim.workload.op import OpKind
@@ -143,42 +132,21 @@ def top1_agreement(out: np.ndarray, ref: np.ndarray) -> bool | float:
     return bool(same[0]) if same.size == 1 else float(same.mean())
 
 
-@dataclass
-class _AimcTile:
-    """An AIMC tile whose blocks are still computing."""
-
-    inputs: np.ndarray  # input rows, P x K
-    sums: np.ndarray  # accumulated partial sums, P x channels (int64)
-    blocks_left: int
-
-
 class Functional:
     """Real tensors for the jobs of ``schedule`` (the mapping of ``graph``).
 
-    ``inputs`` holds a value per graph input; ``crossbar`` is the crossbar model of the
-    platform's AIMC layers (None without them); pinned weights are ``weights_age_s``
-    old when the run starts. With ``calibration`` (a list of graph inputs) each crossbar
-    block's ADC range is calibrated on them, else it is ``crossbar``'s.
+    ``inputs`` holds a value per graph input. Digital engines compute their tiles exactly
+    through :meth:`tile_fn`; an engine with numerics of its own (the crossbars) adds its
+    model to :attr:`models` under its name (:meth:`attach`).
     """
 
-    def __init__(self, graph: Graph, schedule: Schedule, inputs: Values,
-                 crossbar: CrossbarSpec | None = None, weights_age_s: float = 0.0,
-                 calibration: list[Values] | None = None):
+    def __init__(self, graph: Graph, schedule: Schedule, inputs: Values):
         self.graph = graph
         self.order = graph.topological_order()
         self.ops = {op.name: op for op in self.order}
         self.compute = {op.name: prepare(op) for op in self.order
                         if op.kind is not OpKind.RESHAPE}
-        aimc = [layer.name for layer in schedule.layers if layer.engine == "aimc"]
-        if aimc and crossbar is None:
-            raise SpecError("functional mode: the schedule has AIMC layers but no crossbar "
-                            "model was given")
-        self.analog = {name: AnalogLayer(self.ops[name], crossbar)  # type: ignore[arg-type]
-                       for name in aimc}
-        if self.analog and calibration:
-            self._calibrate(schedule, calibration)
         self.inputs = inputs
-        self._age = weights_age_s if schedule.aimc.get("pinned") else 0.0
         self.values: Values = dict(inputs)
         self._written: dict[str, np.ndarray] = {}
         for op in self.order:  # every tensor up front: a reshape's output views its input
@@ -188,30 +156,27 @@ class Functional:
             else:
                 self.values[t.name] = np.zeros(t.shape, t.dtype)
                 self._written[t.name] = np.zeros(t.shape, bool)
-        self._tiles: dict[tuple[str, int], _AimcTile] = {}
+        #: engine name -> the engine's functional model (see Engine.functional_model)
+        self.models: dict[str, Any] = {}
+
+    def attach(self, engines: Any, schedule: Schedule, seed: int) -> Functional:
+        """Add the functional models of ``engines`` that have one; returns ``self``."""
+        for engine in engines:
+            model = engine.functional_model(self, schedule, seed)
+            if model is not None:
+                self.models[engine.name] = model
+        return self
 
     # -- the runtime's hooks -------------------------------------------------------------
 
     def tile_fn(self, layer: Layer, tile: Tile) -> Callable[[Any], None]:
-        """Computes ``tile`` of a cluster layer when its kernel job completes."""
+        """Computes ``tile`` of a digital layer exactly when its job completes."""
         region = Region(tile.r0, tile.r1, tile.c0, tile.c1)
         compute = self.compute[layer.name]
 
-        def run(_cluster: Any) -> None:
-            self._store(layer.name, region, compute(self.values, region))
+        def run(_engine: Any) -> None:
+            self.store(layer.name, region, compute(self.values, region))
         return run
-
-    def block_weights(self, block: Block, crossbar: Any) -> tuple[Any, float]:
-        """What ``crossbar`` holds once ``block`` is programmed: its conductances and the
-        time (s) they were programmed."""
-        state = self.analog[block.layer].program(block, crossbar.rng)
-        return state, crossbar.env.now / PS_PER_S - self._age
-
-    def block_fn(self, layer: Layer, tile: Tile, block: Block, lo: int,
-                 hi: int) -> Callable[[Any], None]:
-        """Computes columns ``[lo, hi)`` of ``block`` for ``tile`` when its MVM job
-        completes on the crossbar; the tile's last block requantises the tile."""
-        return lambda crossbar: self._mvm(layer, tile, block, lo, hi, crossbar)
 
     # -- results ---------------------------------------------------------------------------
 
@@ -231,12 +196,13 @@ class Functional:
         return [values[t.name] for t in self.graph.outputs]
 
     def summary(self) -> dict[str, Any]:
-        """The ``functional`` entry of summary.json (agreement only with AIMC layers)."""
+        """The ``functional`` entry of summary.json (agreement only when an engine model
+        adds non-idealities)."""
         names = ["output.npy"] + [f"output_{i}.npy" for i in range(1, len(self.graph.outputs))]
         doc: dict[str, Any] = {"output_file": names[0]}
         if len(names) > 1:
             doc["output_files"] = names
-        if self.analog:
+        if self.models:
             out, ref = self.outputs()[0], self.reference()[0]
             t = self.graph.outputs[0]
             doc["top1_agreement"] = top1_agreement(out, ref)
@@ -245,30 +211,19 @@ class Functional:
         return doc
 
     def layer_snr(self) -> dict[str, float | None]:
-        """Per AIMC layer, the SNR (dB) of its output against the digital layer fed the
-        same input: the error each layer adds."""
+        """Per layer of an engine model, the SNR (dB) of its output against the digital
+        layer fed the same input: the error each layer adds."""
         out = {}
-        for name in self.analog:
-            op = self.ops[name]
-            got = self.values[op.output.name]
-            ref = np.asarray(self.compute[name](self.values, full_region(op)))
-            out[name] = snr_db(op.output, got, ref.reshape(got.shape))
+        for model in self.models.values():
+            for name in model.layers:
+                op = self.ops[name]
+                got = self.values[op.output.name]
+                ref = np.asarray(self.compute[name](self.values, full_region(op)))
+                out[name] = snr_db(op.output, got, ref.reshape(got.shape))
         return out
 
-    # -- internals -------------------------------------------------------------------------
-
-    def _calibrate(self, schedule: Schedule, calibration: list[Values]) -> None:
-        """Each AIMC layer's ADC ranges from the graph computed digitally on ``calibration``."""
-        rows: dict[str, list[np.ndarray]] = {name: [] for name in self.analog}
-        for inputs in calibration:
-            values = run_graph(self.compute, self.order, dict(inputs))
-            for name, analog in self.analog.items():
-                rows[name].append(analog.inputs(values, full_region(self.ops[name])))
-        for layer in schedule.layers:
-            if layer.name in self.analog:
-                self.analog[layer.name].calibrate(layer.blocks, rows[layer.name])
-
-    def _store(self, layer: str, region: Region, y: np.ndarray) -> None:
+    def store(self, layer: str, region: Region, y: np.ndarray) -> None:
+        """Write ``y`` as region ``region`` of ``layer``'s output (each value once)."""
         t = self.ops[layer].output
         index = region_index(t.shape, region)
         written = self._written[t.name]
@@ -278,46 +233,3 @@ class Functional:
         out = self.values[t.name]
         out[index] = np.asarray(y).reshape(out[index].shape)
         written[index] = True
-
-    def _mvm(self, layer: Layer, tile: Tile, block: Block, lo: int, hi: int,
-             crossbar: Any) -> None:
-        analog = self.analog[layer.name]
-        region = Region(tile.r0, tile.r1, tile.c0, tile.c1)
-        key = (layer.name, tile.index)
-        pending = self._tiles.get(key)
-        if pending is None:
-            x = analog.inputs(self.values, region)
-            pending = self._tiles[key] = _AimcTile(
-                x, np.zeros((x.shape[0], tile.c1 - tile.c0), np.int64),
-                len(blocks_for(layer, tile.c0, tile.c1)))
-        held = crossbar.weights(block.tag)
-        if held is None:
-            raise DesimError(f"functional run: {crossbar.path} holds no weights for "
-                             f"{block.tag}")
-        state, programmed_s = held
-        t_s = crossbar.env.now / PS_PER_S - programmed_s
-        pending.sums[:, lo - tile.c0:hi - tile.c0] += analog.partial(
-            state, pending.inputs[:, block.k0:block.k1], slice(lo - block.n0, hi - block.n0),
-            t_s, crossbar.rng)
-        pending.blocks_left -= 1
-        if pending.blocks_left == 0:
-            del self._tiles[key]
-            self._store(layer.name, region, analog.finish(pending.sums, region))
-
-
-def for_soc(soc: Any, graph: Graph, inputs: Values, seed: int = 0) -> Functional:
-    """The :class:`Functional` of ``graph`` as ``soc`` (a mapped PulpSoc) runs it; ADC
-    ranges to calibrate are calibrated on inputs of ``seed``'s calibration stream."""
-    schedule = getattr(soc, "schedule", None)
-    if schedule is None:
-        raise SpecError("functional mode runs DNN graphs on the platforms that map them "
-                        "(pulp_cluster, imc_cluster, or a script built on desim.soc)")
-    spec = soc.spec
-    crossbar = calibration = None
-    if spec.aimc is not None:
-        crossbar = crossbar_spec(spec.aimc, spec.analog)
-        if not spec.analog.adc_full_scale:
-            calibration = [random_inputs(graph, seed, (CALIBRATION_STREAM, i))
-                           for i in range(CALIBRATION_INPUTS)]
-    return Functional(graph, schedule, inputs, crossbar, spec.analog.weights_age_s,
-                      calibration)

@@ -1,29 +1,34 @@
-"""Mapping a graph onto a platform: engine choice, AIMC allocation, tiling, placement.
+"""Mapping a graph onto a platform: engine choice, engine allocation, tiling, placement.
 
-Steps, each a pure function of the graph and the platform's :class:`Target`:
+Steps, each a pure function of the graph and the platform's :class:`Target` (its memory
+levels, transfer costs and engines, :mod:`desim.engines`):
 
-1. **Engine** per op: conv2d and fully_connected on AIMC when the platform has crossbars
-   (``mapping.aimc_kinds``), everything else on the cluster; reshapes move nothing.
-   ``mapping.engine_overrides`` forces an engine per layer name or op kind.
-2. **AIMC allocation** (:mod:`desim.mapping.aimc_alloc`): pinned when all fits, else
-   programming groups; a layer too large for all crossbars falls back to the cluster.
-3. **Tiling** (:mod:`desim.mapping.tiler`) for L1, per layer.
+1. **Engine** per op: reshapes move nothing; ``mapping.engine_overrides`` forces an engine
+   per layer name or op kind; ``mapping.policy`` gives op kinds to an engine whenever it
+   supports them (a platform's mapping policy); every other op goes to the cheapest of
+   the engines that support it, by ``mapping.objective`` (latency: the tiled layer's
+   estimated cycles; energy: the engine's estimated energy), ties to the platform's first.
+2. **Allocation**: each engine allocates its layers (the crossbars pack them, pinned or in
+   programming groups); a layer an engine cannot hold goes to the next cheapest engine.
+3. **Tiling** (:mod:`desim.mapping.tiler`) for L1, per layer, by the engine's cost.
 4. **Placement**: activations in an L2 arena by lifetime (first fit; a reshape's output
-   aliases its input), spilling to DRAM when the arena is full; weights in L2 while they
-   fit beside the activations, largest first to DRAM otherwise. Anything in DRAM is staged
-   through two L2 buffers per direction (the I/O DMA brings it from DRAM to L2, the cluster
-   DMA from L2 to L1), as DORY moves L3 data.
+   aliases its input), spilling to DRAM when the arena is full; weights that engines do
+   not keep in L2 while they fit beside the activations, largest first to DRAM otherwise.
+   Anything in DRAM is staged through two L2 buffers per direction (DRAM -> L2 -> L1), as
+   DORY moves L3 data; on a platform without L2 every tensor lives in DRAM and moves to
+   L1 directly.
 5. **Tiles**: the copies each tile needs, and the L1 buffers it uses (double-buffered).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from desim.arena import Arena
+from desim.engines.base import Engine, EngineMapping
 from desim.errors import SpecError
-from desim.mapping.aimc_alloc import Allocation, Block, allocate
 from desim.mapping.schedule import Copy, Layer, Schedule, Tile
 from desim.mapping.spec import MappingSpec
 from desim.mapping.tiler import TILE_COST, TileRegion, TileShape, choose, geometry, regions
@@ -31,13 +36,13 @@ from desim.workload.graph import Graph
 from desim.workload.op import Op, OpKind
 from desim.workload.tensor import Tensor
 
-#: cluster kernel per op kind (desim.hw.jobs.KernelJob.op)
-CLUSTER_KERNEL = {
-    OpKind.CONV2D: "conv2d", OpKind.DEPTHWISE_CONV2D: "depthwise",
-    OpKind.FULLY_CONNECTED: "fc", OpKind.AVG_POOL2D: "avgpool", OpKind.MAX_POOL2D: "maxpool",
-    OpKind.ADD: "add", OpKind.SOFTMAX: "requant", OpKind.PAD: "requant",
-    OpKind.CONCAT: "requant", OpKind.QUANTIZE: "requant", OpKind.DEQUANTIZE: "requant",
-}
+
+@dataclass(frozen=True)
+class Level:
+    """A memory level as the mapper sees it: where it starts and how large it is."""
+
+    base: int
+    capacity: int
 
 
 @dataclass(frozen=True)
@@ -45,61 +50,99 @@ class Target:
     """What the mapper needs to know of a platform."""
 
     name: str
-    l1_base: int
-    l1_bytes: int
-    l2_base: int
-    l2_bytes: int
-    n_cores: int
+    engines: tuple[Engine, ...]
     mapping: MappingSpec
-    aimc: Any = None  # desim.hw.aimc.AimcSpec, or None without crossbars
-    dram_base: int = 0
-    dram_bytes: int = 0  # 0: no DRAM
-    cluster: Any = None  # desim.hw.cluster.ClusterSpec: the tiler's compute cost model
-    l2_bytes_per_cycle: float = 8.0  # L2 <-> L1 bandwidth: the tiler's transfer cost model
-    dma_setup_cycles: int = 12
+    l1: Level
+    l2: Level | None  # None: L1 is fed from DRAM directly
+    dram: Level | None  # None: no off-chip memory
+    clock_hz: int  # the main clock, in which cycles are estimated
+    link_bytes_per_cycle: float  # into L1: the tiler's transfer cost model
+    dma_setup_cycles: int
     dram_txn_bytes: int = 64  # DRAM transaction
-    dram_txn_cycles: float = 0.0  # cluster cycles per DRAM transaction, streaming
+    dram_txn_cycles: float = 0.0  # main-clock cycles per DRAM transaction, streaming
+
+    def engine(self, name: str) -> Engine:
+        return next(e for e in self.engines if e.name == name)
 
 
-def engine_of(op: Op, target: Target) -> str:
-    """The engine ``op`` runs on, before AIMC capacity is considered."""
-    if op.kind is OpKind.RESHAPE:
-        return "none"
+def candidates(op: Op, target: Target) -> list[Engine]:
+    """The platform's engines that can run ``op``, in platform order."""
+    return [e for e in target.engines if e.supports(op) is None]
+
+
+def _forced(op: Op, target: Target) -> Engine | None:
+    """The engine ``mapping.engine_overrides`` or ``mapping.policy`` gives ``op``."""
+    names = [e.name for e in target.engines]
     forced = target.mapping.override_for(op.name, op.kind.value)
-    if forced == "aimc" and (target.aimc is None or op.kind.value not in
-                             ("conv2d", "fully_connected")):
-        raise SpecError(f"engine_overrides: layer {op.name} ({op.kind.value}) cannot run on "
-                        "AIMC (the platform has no crossbars, or the op is not a dense conv "
-                        "or fully connected layer)")
-    if forced:
-        return forced
-    if target.aimc is not None and op.kind.value in target.mapping.aimc_kinds:
-        return "aimc"
-    return "cluster"
-
-
-def matrix_of(op: Op) -> tuple[int, int]:
-    """(K, N): the weight matrix of a dense op as a crossbar sees it."""
-    g = geometry(op)
-    return g.k_h * g.k_w * g.c_in, g.c_out
+    if forced is not None:
+        if forced not in names:
+            raise SpecError(f"mapping.engine_overrides: {target.name} has no engine "
+                            f"'{forced}' (engines: {', '.join(names)})")
+        engine = target.engine(forced)
+        why = engine.supports(op)
+        if why is not None:
+            able = ", ".join(e.name for e in candidates(op, target)) or "none"
+            raise SpecError(f"mapping.engine_overrides: layer {op.name} ({op.kind.value}) "
+                            f"cannot run on {forced}: {why}; engines that can: {able}")
+        return engine
+    policy = target.mapping.policy_for(op.kind.value)
+    if policy is not None:
+        if policy not in names:
+            raise SpecError(f"mapping.policy: {target.name} has no engine '{policy}' "
+                            f"(engines: {', '.join(names)}); remove it from mapping.policy")
+        engine = target.engine(policy)
+        if engine.supports(op) is None:
+            return engine
+    return None
 
 
 def map_graph(graph: Graph, target: Target) -> Schedule:
     """The schedule of ``graph`` on ``target``."""
     order = graph.topological_order()
-    engines = {op.name: engine_of(op, target) for op in order}
-    alloc = _allocate_aimc(order, engines, target)
-    for name in alloc.too_large:
-        engines[name] = "cluster"
     cost = _CostModel(target)
+    excluded: dict[str, set[str]] = {}
+
+    def pick(op: Op) -> str:
+        if op.kind is OpKind.RESHAPE:
+            return "none"
+        out = excluded.get(op.name, set())
+        forced = _forced(op, target)
+        if forced is not None and forced.name not in out:
+            return forced.name
+        able = [e for e in candidates(op, target) if e.name not in out]
+        if not able:
+            why = "; ".join(f"{e.name}: {e.supports(op) or 'cannot hold it'}"
+                            for e in target.engines)
+            raise SpecError(f"layer {op.name} ({op.kind.value}) runs on no engine of "
+                            f"{target.name} ({why})")
+        if len(able) == 1:
+            return able[0].name
+        return min(able, key=lambda e: cost.layer(op, e)).name
+
+    engines = {op.name: pick(op) for op in order}
+    notes: dict[str, str] = {}
+    fallback: dict[str, list[str]] = {}
+    for _ in range(len(target.engines) + 1):
+        maps = {e.name: e.allocate([op for op in order if engines[op.name] == e.name])
+                for e in target.engines}
+        rejected = [(op, e, why) for e, m in maps.items() for op in order
+                    if (why := m.rejected.get(op.name)) is not None]
+        if not rejected:
+            break
+        for op, e, why in rejected:
+            excluded.setdefault(op.name, set()).add(e)
+            fallback.setdefault(e, []).append(op.name)
+            engines[op.name] = pick(op)
+            notes[op.name] = f"{why}: on {engines[op.name]}"
 
     def tile(op: Op, dram: tuple[bool, bool, bool] = (False, False, False)) -> TileShape:
-        return choose(op, target.l1_bytes, target.n_cores, engines[op.name] == "aimc",
-                      target.mapping.l1_overhead_bytes,
-                      cost.estimate(engines[op.name], dram) if target.cluster else None)
+        engine = target.engine(engines[op.name])
+        return choose(op, target.l1.capacity, engine.l1_needs(op),
+                      target.mapping.l1_overhead_bytes, cost.estimate(engine, dram))
 
     shapes = {op.name: tile(op) for op in order if engines[op.name] != "none"}
-    place = _Placement(graph, order, engines, alloc, shapes, target)
+    resident = frozenset().union(*(m.resident for m in maps.values()))
+    place = _Placement(graph, order, engines, resident, shapes, target)
     if place.where and any(level == "dram" for level, _ in place.where.values()):
         # placement does not depend on tile shapes (but for the staging buffers): re-tile
         # the layers with operands in DRAM, knowing it, and place again
@@ -107,68 +150,56 @@ def map_graph(graph: Graph, target: Target) -> Schedule:
             dram = place.in_dram(op)
             if op.name in shapes and any(dram):
                 shapes[op.name] = tile(op, dram)
-        place = _Placement(graph, order, engines, alloc, shapes, target)
+        place = _Placement(graph, order, engines, resident, shapes, target)
     layers = []
     for i, op in enumerate(order):
-        layer = _layer(i, op, graph, engines[op.name], shapes.get(op.name), place, alloc,
-                       target)
+        engine = engines[op.name]
+        mapping = maps.get(engine)
+        note = notes.get(op.name) or (mapping.notes.get(op.name, "") if mapping else "")
+        layer = _layer(i, op, graph, engine, mapping, shapes.get(op.name), place, target,
+                       note)
         layers.append(replace(layer, l2_bytes=place.live[i] + place.resident))
-    aimc = {}
-    if target.aimc is not None:
-        aimc = {"pinned": alloc.pinned, "groups": alloc.groups,
-                "crossbars_used": alloc.crossbars_used,
-                "crossbars": target.aimc.n_crossbars,
-                "cluster_fallback": list(alloc.too_large),
-                "pinned_rows": sum(b.rows for bs in alloc.blocks.values() for b in bs)
-                if alloc.pinned else 0,
-                # layer -> (weight tensor, K): where programming reads each matrix from
-                "matrices": {op.name: (op.weights.name, matrix_of(op)[0]) for op in order
-                             if op.name in alloc.blocks and op.weights is not None}}
-    memory = {"l1_bytes": target.l1_bytes,
+    summaries = {name: {**m.summary, **({"fallback": fallback[name]} if name in fallback
+                                        else {})}
+                 for name, m in maps.items() if m.summary or name in fallback}
+    memory = {"l1_bytes": target.l1.capacity,
               "l1_peak_bytes": max((s.footprint for s in shapes.values()), default=0),
-              "l2_bytes": target.l2_bytes, "l2_peak_bytes": place.l2_peak,
+              "l2_bytes": target.l2.capacity if target.l2 else 0,
+              "l2_peak_bytes": place.l2_peak,
               "dram_bytes": place.dram_used, "staging_bytes": place.staging_bytes,
               "staging_addr": place.staging,
               "weights_in_l2_bytes": place.weights_l2, "weights_in_dram_bytes":
               place.weights_dram, "activations_in_dram": sorted(place.act_dram)}
-    return Schedule(target.name, graph.name, tuple(layers), place.where, memory, aimc)
-
-
-def _allocate_aimc(order: tuple[Op, ...], engines: dict[str, str],
-                   target: Target) -> Allocation:
-    spec = target.aimc
-    mats = [(op.name, *matrix_of(op)) for op in order if engines[op.name] == "aimc"]
-    if spec is None or not mats:
-        return Allocation({}, {}, True, 0, ())
-    return allocate(mats, spec.n_crossbars, spec.rows, spec.cols)
+    return Schedule(target.name, graph.name, tuple(layers), place.where, memory, summaries)
 
 
 class _Placement:
     """Where every tensor lives (level, address), decided before anything runs."""
 
     def __init__(self, graph: Graph, order: tuple[Op, ...], engines: dict[str, str],
-                 alloc: Allocation, shapes: dict[str, TileShape], target: Target):
+                 resident: frozenset[str], shapes: dict[str, TileShape], target: Target):
         self.where: dict[str, tuple[str, int]] = {}
         self.act_dram: set[str] = set()
         self.target = target
-        dram = Arena(target.dram_base, target.dram_bytes)
-        # weights that must sit in memory: cluster layers', and AIMC ones when not pinned
+        dram = Arena(target.dram.base, target.dram.capacity) if target.dram else Arena(0, 0)
+        # weights that must sit in memory: those of layers whose engine does not keep them
         weights = [t for op in order for t in (op.weights, op.bias)
-                   if t is not None and (engines[op.name] == "cluster" or not alloc.pinned)]
+                   if t is not None and engines[op.name] != "none" and op.name not in resident]
+        l2 = target.l2 or Level(0, 0)
         # four staging regions (load and store, double-buffered), each as large as a tile's
         # operands but at most an eighth of L2: larger copies go through them in pieces
         region = max((s.in_bytes + s.w_bytes + s.out_bytes for s in shapes.values()), default=0)
-        stage = 4 * max(min(region, target.l2_bytes // 32), 256)
+        stage = 4 * max(min(region, l2.capacity // 32), 256) if target.l2 else 0
         for staging in (0, stage):
-            arena = Arena(target.l2_base, target.l2_bytes)
+            arena = Arena(l2.base, l2.capacity)
             reserved = arena.alloc(staging, 8) if staging else None
             spilled = self._activations(graph, order, arena)
             w_l2, w_dram = self._weights(weights, arena)
-            if not (spilled or w_dram) or staging:
+            if not (spilled or w_dram) or staging or not stage:
                 break
         if spilled or w_dram:
-            if not target.dram_bytes:
-                raise SpecError(f"{graph.name} needs more L2 than the {target.l2_bytes} B of "
+            if target.dram is None:
+                raise SpecError(f"{graph.name} needs more L2 than the {l2.capacity} B of "
                                 f"{target.name} (tensors left over: "
                                 f"{', '.join(sorted(spilled | {t.name for t in w_dram}))[:200]})"
                                 " and the platform has no DRAM; enlarge l2.capacity_bytes")
@@ -190,7 +221,8 @@ class _Placement:
                 self.where[alias] = self.where[root]
 
     def in_dram(self, op: Op) -> tuple[bool, bool, bool]:
-        """Whether ``op``'s (inputs, weights, output) live in DRAM."""
+        """Whether ``op``'s (inputs, weights, output) live in DRAM (and reach L1 through
+        the DRAM's transactions)."""
         def d(t: Tensor | None) -> bool:
             return t is not None and self.where.get(t.name, ("l2", 0))[0] == "dram"
         return (any(d(t) for t in op.inputs if not t.const), d(op.weights), d(op.output))
@@ -266,76 +298,31 @@ class _Placement:
         return in_l2, to_dram
 
 
-def _layer(index: int, op: Op, graph: Graph, engine: str, shape: TileShape | None,
-           place: _Placement, alloc: Allocation, target: Target) -> Layer:
+def _layer(index: int, op: Op, graph: Graph, engine: str, mapping: EngineMapping | None,
+           shape: TileShape | None, place: _Placement, target: Target, note: str) -> Layer:
     deps = tuple(sorted({graph.topological_order().index(p) for t in op.inputs
                          if (p := graph.producer(t.name)) is not None}))
-    if engine == "none" or shape is None:
-        return Layer(index, op.name, op.kind.value, "none", 0, {}, (), 0, deps)
-    g = geometry(op)
-    job = cluster_job(op, g) if engine == "cluster" else {"w_out": g.w_out}
-    blocks = alloc.blocks.get(op.name, ()) if engine == "aimc" else ()
-    program = alloc.programs.get(op.name, ()) if engine == "aimc" else ()
-    tiles = _tiles(op, g, shape, engine, place, target)
-    note = ""
-    if op.name in alloc.too_large:
-        note = "too large for the crossbars: on the cluster"
-    elif program:
-        note = f"programs {len(program)} crossbar blocks"
-    return Layer(index, op.name, op.kind.value, engine, op.macs, job, tiles, shape.footprint,
-                 deps, tuple(blocks), tuple(program), note)
-
-
-def cluster_job(op: Op, g: Any) -> dict[str, Any]:
-    """The KernelJob fields every cluster tile of ``op`` shares."""
-    kernel = CLUSTER_KERNEL[op.kind]
-    if kernel == "conv2d" and op.kernel == (1, 1) and op.stride == (1, 1):
-        kernel = "pointwise"
-    return {"op": kernel, "w_out": g.w_out, "k_h": g.k_h, "k_w": g.k_w, "stride_h": g.s_h,
-            "stride_w": op.stride[1] if g.k_h * g.k_w > 1 or g.s_h > 1 else 1,
-            "c_in": g.c_in if kernel in ("conv2d", "pointwise", "fc") else 0}
+    if engine == "none" or shape is None or mapping is None:
+        return Layer(index, op.name, op.kind.value, "none", 0, None, (), 0, deps)
+    weights = target.engine(engine).l1_needs(op).weights
+    tiles = _tiles(op, geometry(op), shape, weights, place, target)
+    return Layer(index, op.name, op.kind.value, engine, op.macs, mapping.payloads[op.name],
+                 tiles, shape.footprint, deps, note)
 
 
 class _CostModel:
     """Cycles of a layer under a tiling, from the engines' own timing models: compute
-    (cluster job cycles, AIMC batch cycles) against transfer (bytes over the L2 link,
-    DMA setups), overlapped by double buffering, plus the first tile's load."""
+    (the engine's tile cycles) against transfer (bytes over the link into L1, DMA setups,
+    DRAM transactions), overlapped by double buffering, plus the first tile's load."""
 
     def __init__(self, target: Target):
-        from desim.hw.jobs import KernelJob
-        from desim.kernel import Clock
-
         self.t = target
-        self.job = KernelJob
-        self.clock = Clock("cost", int(target.cluster.freq_hz)) if target.cluster else None
-        self._cycles: dict[Any, int] = {}
-
-    def _cluster(self, job: Any) -> int:
-        c = self._cycles.get(job)
-        if c is None:
-            c = self._cycles[job] = self.t.cluster.job_cycles(job)
-        return c
-
-    def _tile(self, op: Op, g: Any, engine: str, h: int, c: int) -> int:
-        if engine == "cluster":
-            return self._cluster(self.job(**{**cluster_job(op, g), "h_out": h, "c_out": c}))
-        spec = self.t.aimc
-        k, _ = matrix_of(op)
-        row_blocks = -(-k // spec.rows)
-        cycles = 0
-        for n0 in range(0, c, spec.cols):
-            for k0 in range(0, k, spec.rows):
-                cycles += spec.batch_cycles(min(spec.rows, k - k0), min(spec.cols, c - n0),
-                                            h * g.w_out, self.clock)
-        if row_blocks > 1:
-            cycles += self._cluster(self.job("add", h, g.w_out, c * (row_blocks - 1)))
-        return cycles
 
     def _transfer(self, t: TileShape, dram: tuple[bool, bool, bool]) -> float:
-        """Cycles of the layer's DMA traffic: every byte crosses the L2 link; operands in
-        DRAM also cross the DRAM, where a row costs at least one transaction."""
+        """Cycles of the layer's DMA traffic: every byte crosses the link into L1; operands
+        in DRAM also cross the DRAM, where a row costs at least one transaction."""
         m = t.moved
-        cycles = (t.cost - TILE_COST * t.n_tiles) / self.t.l2_bytes_per_cycle
+        cycles = (t.cost - TILE_COST * t.n_tiles) / self.t.link_bytes_per_cycle
         cycles += 3 * t.n_tiles * self.t.dma_setup_cycles
         txn, per_txn = self.t.dram_txn_bytes, self.t.dram_txn_cycles
         for in_dram, nbytes, rows in zip(dram, (m.in_bytes, m.w_bytes, m.out_bytes),
@@ -344,29 +331,49 @@ class _CostModel:
                 cycles += rows * -(-(nbytes // rows) // txn) * per_txn
         return cycles
 
-    def estimate(self, engine: str, dram: tuple[bool, bool, bool] = (False, False, False)
+    def _per_tile(self, op: Op, t: TileShape, each: Callable[[int, int], float]) -> float:
+        """``each(h, c)`` summed over the layer's tiles (full tiles and the edge ones)."""
+        g = geometry(op)
+        n_h, n_c = -(-g.h_out // t.h), -(-g.c_out // t.c)
+        last_h, last_c = g.h_out - (n_h - 1) * t.h, g.c_out - (n_c - 1) * t.c
+        total = 0.0
+        for h, nh in ((t.h, n_h - 1), (last_h, 1)):
+            for c, nc in ((t.c, n_c - 1), (last_c, 1)):
+                if nh and nc:
+                    total += nh * nc * each(h, c)
+        return total
+
+    def estimate(self, engine: Engine, dram: tuple[bool, bool, bool] = (False, False, False)
                  ) -> Any:
         """The tiler's cost function for a layer on ``engine`` whose (input, weights,
         output) are in DRAM as ``dram`` says."""
+        scale = self.t.clock_hz / engine.clock_hz  # engine cycles -> main-clock cycles
+
         def cost(op: Op, g: Any, t: TileShape) -> float:
-            n_h, n_c = -(-g.h_out // t.h), -(-g.c_out // t.c)
-            last_h, last_c = g.h_out - (n_h - 1) * t.h, g.c_out - (n_c - 1) * t.c
-            compute = 0
-            for h, nh in ((t.h, n_h - 1), (last_h, 1)):
-                for c, nc in ((t.c, n_c - 1), (last_c, 1)):
-                    if nh and nc:
-                        compute += nh * nc * self._tile(op, g, engine, h, c)
+            compute = self._per_tile(op, t, lambda h, c: engine.tile_cycles(op, g, h, c))
+            if scale != 1:
+                compute *= scale
             transfer = self._transfer(t, dram)
-            return max(compute, transfer) + (t.in_bytes + t.w_bytes) / self.t.l2_bytes_per_cycle
+            return max(compute, transfer) + (t.in_bytes + t.w_bytes) / self.t.link_bytes_per_cycle
         return cost
 
+    def layer(self, op: Op, engine: Engine) -> tuple[float, float]:
+        """``op`` on ``engine`` by the mapping objective: (objective, latency)."""
+        est = self.estimate(engine)
+        t = choose(op, self.t.l1.capacity, engine.l1_needs(op),
+                   self.t.mapping.l1_overhead_bytes, est)
+        cycles = est(op, geometry(op), t)
+        if self.t.mapping.objective == "energy":
+            g = geometry(op)
+            return self._per_tile(op, t, lambda h, c: engine.tile_energy_pj(op, g, h, c)), cycles
+        return cycles, cycles
 
-def _tiles(op: Op, g: Any, shape: TileShape, engine: str, place: _Placement,
+
+def _tiles(op: Op, g: Any, shape: TileShape, weights: bool, place: _Placement,
            target: Target) -> tuple[Tile, ...]:
     """Each tile's copies and L1 buffers; channel blocks reuse their weights in L1."""
-    base = target.l1_base
     slots = 2 if shape.double_buffered else 1
-    layout = Arena(base, target.l1_bytes)
+    layout = Arena(target.l1.base, target.l1.capacity)
     ins = [layout.alloc(shape.in_bytes, 8) for _ in range(slots)]
     outs = [layout.alloc(shape.out_bytes, 8) for _ in range(slots)]
     ws = [layout.alloc(max(shape.w_bytes, 1), 8) for _ in range(slots)]
@@ -377,7 +384,7 @@ def _tiles(op: Op, g: Any, shape: TileShape, engine: str, place: _Placement,
         new_block = region.c0 // shape.c
         loads = list(_input_copies(op, g, region, place, ins[k]))  # type: ignore[arg-type]
         w_addr = ws[new_block % slots]
-        if engine == "cluster" and new_block != block:
+        if weights and new_block != block:
             loads += _weight_copies(op, g, region, place, w_addr)  # type: ignore[arg-type]
         block = new_block
         stores = (_out_copy(op, g, region, place, outs[k]),)  # type: ignore[arg-type]
@@ -441,14 +448,3 @@ def _out_copy(op: Op, g: Any, r: TileRegion, place: _Placement, l1: int) -> Copy
     if c == g.c_out:
         return Copy(op.output.name, level, addr + r.r0 * row, 1, h * row, h * row, l1)
     return Copy(op.output.name, level, addr + r.r0 * row + r.c0, h * g.w_out, c, g.c_out, l1)
-
-
-def blocks_for(layer: Layer, c0: int, c1: int) -> list[tuple[Block, int, int]]:
-    """The layer's AIMC blocks overlapping output channels ``[c0, c1)``, each with the
-    overlapping column range."""
-    out = []
-    for b in layer.blocks:
-        lo, hi = max(b.n0, c0), min(b.n1, c1)
-        if lo < hi:
-            out.append((b, lo, hi))
-    return out

@@ -1,21 +1,21 @@
 """The schedule: what the runtime executes, as plain data.
 
 Per layer: its engine, its L1 tiles (each with the DMA copies that bring its operands in
-and take its results out, and the L1 buffers it uses), the AIMC blocks it runs on and
-the crossbar programming that must precede it. Nothing here knows about SimPy; a schedule
-prints as a table and saves as JSON (``desim run --save-schedule``).
+and take its results out, and the L1 buffers it uses), and the engine's own data for it
+(its payload: a kernel job's fields on the cluster, crossbar blocks and programming on
+AIMC). Nothing here knows about SimPy; a schedule prints as a table and saves as JSON
+(``desim run --save-schedule``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import Any
 
 from desim.fileio import atomic_open
-from desim.mapping.aimc_alloc import Block
 
 
 @dataclass(frozen=True)
@@ -63,20 +63,14 @@ class Layer:
     index: int
     name: str
     kind: str
-    engine: str  # "cluster", "aimc" or "none"
+    engine: str  # an engine's name, or "none" for ops that move nothing (reshapes)
     macs: int
-    job: dict[str, Any]  # KernelJob fields shared by the layer's tiles (cluster work)
+    payload: Any  # the engine's data for the layer (Engine.allocate)
     tiles: tuple[Tile, ...]
     l1_bytes: int  # peak L1 footprint
     deps: tuple[int, ...] = ()
-    blocks: tuple[Block, ...] = ()
-    program: tuple[Block, ...] = ()
     note: str = ""
     l2_bytes: int = 0  # L2 occupied while the layer runs: live tensors, weights, staging
-
-    @property
-    def row_blocks(self) -> int:
-        return len({(b.k0, b.k1) for b in self.blocks})
 
 
 @dataclass(frozen=True)
@@ -89,7 +83,8 @@ class Schedule:
     #: tensor -> (level, address)
     placement: dict[str, tuple[str, int]]
     memory: dict[str, Any]
-    aimc: dict[str, Any] = field(default_factory=dict)
+    #: engine name -> its entry (EngineMapping.summary), for engines with one
+    engines: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def macs(self) -> int:
@@ -97,7 +92,7 @@ class Schedule:
 
     def to_dict(self) -> dict[str, Any]:
         return {"platform": self.platform, "workload": self.workload, "macs": self.macs,
-                "memory": self.memory, "aimc": self.aimc,
+                "memory": self.memory, "engines": self.engines,
                 "placement": {k: list(v) for k, v in self.placement.items()},
                 "layers": [_layer_dict(layer) for layer in self.layers]}
 
@@ -110,12 +105,12 @@ class Schedule:
 
     def table(self) -> str:
         """One line per layer: engine, tiles, L1 footprint, where operands live."""
-        head = (f"{'#':>3}  {'layer':<22} {'kind':<17} {'engine':<7} {'tiles':>5} "
+        head = (f"{'#':>3}  {'layer':<22} {'kind':<17} {'engine':<9} {'tiles':>5} "
                 f"{'L1 B':>8} {'MACs':>12}  note")
         lines = [head, "-" * len(head)]
         for layer in self.layers:
             lines.append(f"{layer.index:>3}  {layer.name[:22]:<22} {layer.kind:<17} "
-                         f"{layer.engine:<7} {len(layer.tiles):>5} {layer.l1_bytes:>8,} "
+                         f"{layer.engine[:9]:<9} {len(layer.tiles):>5} {layer.l1_bytes:>8,} "
                          f"{layer.macs:>12,}  {layer.note}")
         mem = self.memory
         lines.append(f"L2 peak {mem['l2_peak_bytes']:,} B of {mem['l2_bytes']:,} B; "
@@ -124,7 +119,6 @@ class Schedule:
 
 
 def _layer_dict(layer: Layer) -> dict[str, Any]:
-    doc = asdict(layer)
-    doc["blocks"] = [asdict(b) | {"tag": b.tag} for b in layer.blocks]
-    doc["program"] = [b.tag for b in layer.program]
-    return doc
+    p = layer.payload
+    payload = p.to_dict() if hasattr(p, "to_dict") else asdict(p) if is_dataclass(p) else p
+    return {**asdict(layer), "payload": payload}

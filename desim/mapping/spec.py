@@ -7,17 +7,31 @@ from dataclasses import dataclass
 from desim.errors import SpecError
 from desim.spec import Spec, param
 
-ENGINES = ("cluster", "aimc")
+
+def _pairs(field: str, items: tuple[str, ...], example: str) -> dict[str, str]:
+    """``NAME=ENGINE`` items as a dict; a malformed item is a :class:`SpecError`."""
+    out = {}
+    for item in items:
+        name, sep, engine = item.partition("=")
+        if not sep or not name.strip() or not engine.strip():
+            raise SpecError(f"{field} entry {item!r}: write NAME=ENGINE, e.g. {example!r}")
+        out[name.strip()] = engine.strip()
+    return out
 
 
 @dataclass(frozen=True)
 class MappingSpec(Spec):
     """How a workload is mapped: engine choice and L1 budget."""
 
-    aimc_kinds: tuple[str, ...] = param(
-        ("conv2d", "fully_connected"), doc="op kinds that run on AIMC when the platform has "
-        "crossbars (depthwise, pooling and elementwise ops always run on the cores)",
-        source="Garofalo et al., JETCAS 2022: depthwise layers map poorly on a crossbar")
+    objective: str = param(
+        "latency", choices=("latency", "energy"),
+        doc="what engine choice minimises: a layer's estimated cycles, or its engine's "
+            "estimated energy (ties go to the lower latency, then the platform's first engine)",
+        source="user choice")
+    policy: tuple[str, ...] = param(
+        (), doc="op kinds the platform gives to an engine whenever that engine supports "
+        "them, as KIND=ENGINE (e.g. 'conv2d=aimc'); other ops go to the cheapest engine",
+        source="platform design choice (none: every op by cost)")
     engine_overrides: tuple[str, ...] = param(
         (), doc="per-layer or per-kind engine choices as NAME=ENGINE, e.g. "
         "'conv2d_0=cluster,fully_connected=cluster'", source="user choice")
@@ -26,13 +40,14 @@ class MappingSpec(Spec):
         source="DORY tiler_conv2d.py L1 constraint: + 40 B")
 
     def validate(self) -> None:
-        for item in self.engine_overrides:
-            name, sep, engine = item.partition("=")
-            if not sep or not name or engine not in ENGINES:
-                raise SpecError(f"engine_overrides entry {item!r}: write NAME=ENGINE with "
-                                f"ENGINE one of {', '.join(ENGINES)}")
+        _pairs("policy", self.policy, "conv2d=aimc")
+        _pairs("engine_overrides", self.engine_overrides, "conv2d_0=cluster")
 
     def override_for(self, name: str, kind: str) -> str | None:
         """The engine forced for a layer (by name first, then by kind), if any."""
-        table = dict(item.split("=", 1) for item in self.engine_overrides)
+        table = _pairs("engine_overrides", self.engine_overrides, "conv2d_0=cluster")
         return table.get(name) or table.get(kind)
+
+    def policy_for(self, kind: str) -> str | None:
+        """The engine the platform's policy gives op kind ``kind``, if any."""
+        return _pairs("policy", self.policy, "conv2d=aimc").get(kind)

@@ -5,14 +5,18 @@ full width (HWC layout keeps rows contiguous). It needs in L1 (bytes):
 
     in   = rows_in(h) * W_in * C_in_tile * n_inputs      rows_in(h) = (h - 1) * s + k
     out  = h * W_out * c
-    w    = c * (k_h * k_w * C_in_tile) + 4 * c            (weights + int32 bias; 0 on AIMC)
-    im2col = 2 * n_cores * k_h * k_w * C_in               (cluster conv only, DORY)
+    w    = c * (k_h * k_w * C_in_tile) + 4 * c            (weights + int32 bias)
+    scratch                                               (per layer, e.g. im2col)
 
-and fits when ``db * (in + out + w) + im2col + overhead <= L1``, with ``db = 2`` (double
-buffering) when the layer has more than one tile and 1 when it is not tiled.
+and fits when ``db * (in + out + w) + scratch + overhead <= L1``, with ``db = 2`` (double
+buffering) when the layer has more than one tile and 1 when it is not tiled. The engine
+says what it needs (:class:`desim.engines.base.L1Needs`): whether weights come into L1
+(not on crossbars, which hold them), its scratch (the cluster's im2col buffers,
+``2 * n_cores * k_h * k_w * C_in`` for a spatial conv, as DORY reserves), and the row
+quantum its work splits by (the cluster's core count).
 
 Candidates: for each channel count (all, about C/k in multiples of 4), the most rows that
-fit, multiples of the core count below it, and even splits of the output rows. Among
+fit, multiples of the row quantum below it, and even splits of the output rows. Among
 those that fit, the tiler takes the cheapest, then the one with more channels. Cost is
 an estimate of the layer's cycles when the mapper gives one (it builds it on the engines'
 timing models, as cost-model-driven mappers such as ZigZag and Timeloop do); otherwise
@@ -29,9 +33,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from desim.errors import SpecError
 from desim.workload.op import Op, OpKind
+
+if TYPE_CHECKING:
+    from desim.engines.base import L1Needs
 
 #: byte-equivalent cost of one DMA row and of one tile (see the module docstring)
 ROW_COST, TILE_COST = 64, 1024
@@ -139,7 +147,7 @@ def weight_bytes_per_channel(op: Op, g: Geometry) -> int:
     return per
 
 
-def shape_for(op: Op, g: Geometry, h: int, c: int, on_aimc: bool, n_cores: int,
+def shape_for(op: Op, g: Geometry, h: int, c: int, needs: L1Needs,
               overhead: int) -> TileShape:
     """The tile shape of ``h`` output rows x ``c`` channels, with its L1 footprint and the
     data it moves (weights once per channel block, inputs once per channel block of a
@@ -151,9 +159,8 @@ def shape_for(op: Op, g: Geometry, h: int, c: int, on_aimc: bool, n_cores: int,
         c_in_tile = -(-c // op.depth_multiplier)
     in_b = rows_in * g.w_in * c_in_tile * g.n_inputs
     out_b = h * g.w_out * c
-    w_b = 0 if on_aimc else c * weight_bytes_per_channel(op, g)
-    im2col = 2 * n_cores * g.k_h * g.k_w * g.c_in if (op.kind is OpKind.CONV2D and not on_aimc
-                                                       and g.k_h * g.k_w > 1) else 0
+    w_b = c * weight_bytes_per_channel(op, g) if needs.weights else 0
+    im2col = needs.scratch_bytes
     n_c, n_h = -(-g.c_out // c), -(-g.h_out // h)
     n = n_c * n_h
     db = n > 1
@@ -164,7 +171,8 @@ def shape_for(op: Op, g: Geometry, h: int, c: int, on_aimc: bool, n_cores: int,
     moved = Moved(
         in_bytes * g.n_inputs, n * g.n_inputs * (rows_in * g.w_in if split and not dense else 1),
         g.h_out * g.w_out * g.c_out, n * (h * g.w_out if split else 1),
-        0 if on_aimc else g.c_out * weight_bytes_per_channel(op, g), 0 if on_aimc else n_c)
+        g.c_out * weight_bytes_per_channel(op, g) if needs.weights else 0,
+        n_c if needs.weights else 0)
     cost = moved.bytes + ROW_COST * moved.rows + TILE_COST * n
     return TileShape(h, c, n, in_b, out_b, w_b, im2col, db, footprint, moved, cost)
 
@@ -181,12 +189,12 @@ def _channel_steps(c_out: int) -> list[int]:
     return sorted(steps, reverse=True)
 
 
-def _row_steps(h_max: int, h_out: int, n_cores: int) -> list[int]:
-    """Candidate rows per tile up to ``h_max``: the most, multiples of the core count
-    (conv kernels split rows over cores), and even splits of the output."""
+def _row_steps(h_max: int, h_out: int, quantum: int) -> list[int]:
+    """Candidate rows per tile up to ``h_max``: the most, multiples of the row quantum
+    (e.g. conv kernels split rows over cores), and even splits of the output."""
     steps = {h_max}
-    steps.update(n_cores * k for k in range(1, h_max // n_cores + 1)
-                 if n_cores * k >= h_max // 4)
+    steps.update(quantum * k for k in range(1, h_max // quantum + 1)
+                 if quantum * k >= h_max // 4)
     steps.update(h for k in range(1, 5) if (h := -(-h_out // k)) <= h_max)
     return sorted(steps, reverse=True)
 
@@ -194,9 +202,10 @@ def _row_steps(h_max: int, h_out: int, n_cores: int) -> list[int]:
 Estimate = Callable[[Op, Geometry, TileShape], float]
 
 
-def choose(op: Op, l1_bytes: int, n_cores: int, on_aimc: bool = False,
-           overhead: int = 40, estimate: Estimate | None = None) -> TileShape:
-    """The best tile shape of ``op`` for an L1 of ``l1_bytes`` (SpecError when none fits).
+def choose(op: Op, l1_bytes: int, needs: L1Needs, overhead: int = 40,
+           estimate: Estimate | None = None) -> TileShape:
+    """The best tile shape of ``op`` for an L1 of ``l1_bytes`` on an engine that needs
+    ``needs`` (SpecError when none fits).
 
     ``estimate(op, geometry, shape)`` gives a candidate's cost (e.g. its cycles under the
     engine's timing model); without it the byte-equivalent cost of the module docstring.
@@ -207,7 +216,7 @@ def choose(op: Op, l1_bytes: int, n_cores: int, on_aimc: bool = False,
     for c in _channel_steps(g.c_out):
         h_max = 0
         for h in range(g.h_out, 0, -1):  # the largest h that fits for this c
-            t = shape_for(op, g, h, c, on_aimc, n_cores, overhead)
+            t = shape_for(op, g, h, c, needs, overhead)
             if smallest is None or t.footprint < smallest.footprint:
                 smallest = t
             if t.footprint <= l1_bytes:
@@ -215,8 +224,8 @@ def choose(op: Op, l1_bytes: int, n_cores: int, on_aimc: bool = False,
                 break
         if not h_max:
             continue
-        for h in _row_steps(h_max, g.h_out, n_cores):
-            t = shape_for(op, g, h, c, on_aimc, n_cores, overhead)
+        for h in _row_steps(h_max, g.h_out, needs.row_quantum):
+            t = shape_for(op, g, h, c, needs, overhead)
             cost = estimate(op, g, t) if estimate is not None else t.cost
             if best is None or (cost, -c) < best[:2]:
                 best = (cost, -c, t)

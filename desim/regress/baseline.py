@@ -129,7 +129,7 @@ def param_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple[str
 
 def overrides_of(platform: str, params: Mapping[str, Any]) -> dict[str, str]:
     """The overrides that turn ``platform``'s default spec into ``params``."""
-    from desim.registry import load_platform
+    from desim.soc.loader import load_platform
 
     defaults = load_platform(platform).default_spec().to_dict()
     return {k: _as_text(v) for k, _, v in param_diff(defaults, params)}
@@ -296,17 +296,17 @@ def parse_tolerance(text: str) -> float:
 def run_case(case: Case, folder: str | os.PathLike[str],
              extra: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Simulate ``case`` (without a trace) and return its summary document."""
-    from desim.run import simulate
+    from desim.driver import simulate
 
     platform, workload = case.resolve(folder)
     overrides = {**dict(case.overrides), **dict(extra or {})}
     return simulate(platform, workload, seed=case.seed, overrides=overrides,
-                    trace=False).summary()
+                    trace=False).summary
 
 
 def validate(cases: Iterable[Case], folder: str | os.PathLike[str]) -> None:
     """Fail on an unknown platform, workload or override before anything runs."""
-    from desim.registry import load_platform
+    from desim.soc.loader import load_platform
     from desim.workload import load_workload
 
     for case in cases:

@@ -1,14 +1,17 @@
 """The runtime: executes a schedule on a built SoC, layer after layer.
 
-Per layer: AIMC programming first when the layer opens a programming group; then its
-tiles through a double-buffered pipeline (:mod:`desim.runtime.pipeline`):
+It sees the SoC through its platform interface (:class:`desim.soc.base.Soc`): memory
+levels (``l1``, ``l2``, ``dram``), DMA paths between them, and engines
+(:mod:`desim.engines`). Per layer: the engine's set-up first (crossbar programming when
+the layer opens a programming group); then its tiles through a double-buffered pipeline
+(:mod:`desim.runtime.pipeline`):
 
-    load(i)    cluster DMA L2 -> L1 of the tile's inputs (and weights when its channel
-               block changes); operands in DRAM come first through an L2 staging buffer
-               by the I/O DMA (DRAM -> L2), then by the cluster DMA (L2 -> L1)
-    compute(i) one KernelJob on the cluster, or one MvmJob per crossbar block on AIMC (row
-               blocks' partial sums then accumulate on the cluster)
-    store(i)   cluster DMA L1 -> L2 (and I/O DMA L2 -> DRAM for outputs placed there)
+    load(i)    DMA of the tile's inputs (and weights when its channel block changes) into
+               L1 from the level each lives in; operands in DRAM, on a platform whose L1
+               is fed from L2, come first through an L2 staging buffer (DRAM -> L2 -> L1)
+    compute(i) the engine's jobs for the tile (Engine.run_tile)
+    store(i)   DMA of the tile's outputs from L1 back to their level (through L2 staging
+               for outputs in DRAM when L1 is fed from L2)
 
 Each layer records its start and end, cycles, MACs, bytes moved at each level, how long
 its engine computed and how long it waited for data from L2 (``dma``) or from DRAM
@@ -18,18 +21,17 @@ its engine computed and how long it waited for data from L2 (``dma``) or from DR
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from desim.hw.dma import Copy1D, Copy2D, DmaRecord
-from desim.hw.jobs import KernelJob, MvmJob, ProgramJob
-from desim.mapping.mapper import blocks_for
 from desim.mapping.schedule import Copy, Layer, Schedule, Tile
 from desim.runtime.pipeline import double_buffered
 
 if TYPE_CHECKING:
-    from desim.soc import PulpSoc
+    from desim.soc.base import Soc
 
 LOAD, STORE = 0, 1  # DMA channels
 
@@ -75,19 +77,43 @@ def staged(c: Copy, stage: int, to_stage: bool) -> Copy1D | Copy2D:
     return Copy2D(stage, c.addr, c.row_bytes, c.rows, c.row_bytes, c.stride)
 
 
+@dataclass
+class Execution:
+    """What executing a workload produced, for the summary (``summary.json``)."""
+
+    #: one record per layer (empty for workloads without layers)
+    layers: list[dict[str, Any]] = field(default_factory=list)
+    macs: int = 0
+    #: component path -> pJ, and "total"
+    energy_pj: dict[str, float] = field(default_factory=dict)
+    #: peak footprint per level and DRAM traffic (None for workloads without a mapping)
+    memory: dict[str, Any] | None = None
+    #: engine name -> the engine's summary entry (e.g. ``aimc``)
+    engines: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def energy_of(parts: list[Any]) -> dict[str, float]:
+    """``{path: pJ, ..., "total": pJ}`` of components that account energy."""
+    energy = {c.path: round(c.energy_pj, 3) for c in parts}
+    energy["total"] = round(sum(energy.values()), 3)
+    return energy
+
+
 class Runtime:
     """Runs ``schedule`` on ``soc``; ``functional`` (optional) computes real tensors.
 
-    ``functional`` (a :class:`desim.functional.mode.Functional`) supplies the payload a
-    crossbar keeps when programmed, ``block_weights(block, crossbar)``, and the callables
-    the engines run when a job completes: ``tile_fn(layer, tile)`` on a cluster tile's
-    kernel job, ``block_fn(layer, tile, block, lo, hi)`` on each MVM job of an AIMC tile.
+    ``functional`` (a :class:`desim.functional.mode.Functional`) gives digital engines
+    the callable their jobs run on completion (``tile_fn``) and holds the models of
+    engines with numerics of their own (``models``).
     """
 
-    def __init__(self, soc: PulpSoc, schedule: Schedule, functional: Any = None):
+    def __init__(self, soc: Soc, schedule: Schedule, functional: Any = None):
         self.soc, self.schedule, self.fn = soc, schedule, functional
         self.env = soc.env
         self.layers: list[dict[str, Any]] = []
+        self.l1 = soc.memory("l1")
+        self._levels = [soc.memory(level) if soc.has_memory(level) else None
+                        for level in ("l2", "dram")]
         mem = schedule.memory
         self._stage = mem.get("staging_addr")
         #: staging regions in L2: loads of even / odd tiles, then stores of even / odd tiles
@@ -95,49 +121,27 @@ class Runtime:
 
     # -- whole run -----------------------------------------------------------------------
 
-    def run(self) -> Generator[simpy.Event, Any, None]:
-        """Execute every layer in order (``yield from`` it)."""
-        self._preload()
+    def run(self) -> Generator[simpy.Event, Any, Execution]:
+        """Execute every layer in order (``yield from`` it); return what it produced."""
+        for engine in self.soc.engines.values():
+            engine.preload(self)
         for layer in self.schedule.layers:
             yield from self._layer(layer)
+        return self.results()
 
-    def results(self) -> dict[str, Any]:
-        """Summary entries: ``layers``, ``macs``, ``energy_pj``, ``memory``, ``aimc``."""
+    def results(self) -> Execution:
+        """The run's layers, MACs, energy, memory use and engine entries."""
         soc = self.soc
-        energy = {c.path: round(c.energy_pj, 3) for c in soc.energy_parts()}
-        energy["total"] = round(sum(energy.values()), 3)
         mem = self.schedule.memory
-        out: dict[str, Any] = {
-            "layers": self.layers,
-            "macs": sum(layer["macs"] for layer in self.layers),
-            "energy_pj": energy,
-            "memory": {"l1_peak_bytes": mem["l1_peak_bytes"],
-                       "l2_peak_bytes": mem["l2_peak_bytes"], "dram_bytes": mem["dram_bytes"],
-                       "dram_traffic_bytes": int(soc.dram.counters["bytes_read"]
-                                                 + soc.dram.counters["bytes_written"])},
-        }
-        if soc.aimc is not None:
-            out["aimc"] = {k: v for k, v in self.schedule.aimc.items() if k != "matrices"}
-            out["aimc"]["row_writes"] = sum(x.writes for x in soc.aimc.crossbars)
-        return out
-
-    def _preload(self) -> None:
-        """Pinned AIMC weights are programmed at deployment, before the run."""
-        aimc = self.soc.aimc
-        if aimc is None or not self.schedule.aimc.get("pinned"):
-            return
-        for layer in self.schedule.layers:
-            for b in layer.blocks:
-                job = ProgramJob(b.crossbar, b.tag, b.rows, b.cols, b.row0, b.col0,
-                                 weights=self._weights(b))
-                aimc.crossbars[b.crossbar].preload(job)
-
-    def _weights(self, block: Any) -> Any:
-        """The payload crossbar ``block.crossbar`` keeps for ``block`` (functional runs)."""
-        if self.fn is None:
-            return None
-        assert self.soc.aimc is not None
-        return self.fn.block_weights(block, self.soc.aimc.crossbars[block.crossbar])
+        dram = self._levels[1]
+        memory = {"l1_peak_bytes": mem["l1_peak_bytes"], "l2_peak_bytes": mem["l2_peak_bytes"],
+                  "dram_bytes": mem["dram_bytes"],
+                  "dram_traffic_bytes": int(dram.counters["bytes_read"]
+                                            + dram.counters["bytes_written"]) if dram else 0}
+        engines = {e.name: r for e in soc.engines.values()
+                   if (r := e.results(self, self.schedule)) is not None}
+        return Execution(self.layers, sum(layer["macs"] for layer in self.layers),
+                         energy_of(soc.energy_parts()), memory, engines)
 
     # -- one layer -----------------------------------------------------------------------
 
@@ -145,15 +149,17 @@ class Runtime:
         soc = self.soc
         before = self._snapshot()
         start = soc.sim.now
-        if layer.program:
-            yield from self._program(layer)
+        engine = soc.engines.get(layer.engine)
+        if engine is not None:
+            yield from engine.before_layer(self, layer)
         busy = [0]
         kinds: list[str] = []
         tracer = soc.sim.tracer
         if tracer is not None:
-            tracer.counter(soc.l1.path, "occupancy", start, layer.l1_bytes)
-            tracer.counter(soc.l2.path, "occupancy", start, layer.l2_bytes)
-        track = self._track(layer)
+            tracer.counter(self.l1.path, "occupancy", start, layer.l1_bytes)
+            if self._levels[0] is not None:
+                tracer.counter(self._levels[0].path, "occupancy", start, layer.l2_bytes)
+        track = engine.track(layer) if engine is not None else ("", "")
         loaded: dict[int, DmaRecord | None] = {}
         computed: dict[int, int] = {}
 
@@ -164,7 +170,8 @@ class Runtime:
 
         def compute(i: int) -> Generator[simpy.Event, Any, None]:
             t0 = soc.sim.now
-            yield from self._compute(layer, layer.tiles[i])
+            assert engine is not None
+            yield from engine.run_tile(self, layer, layer.tiles[i])
             busy[0] += soc.sim.now - t0
             record = loaded.pop(i)
             if tracer is not None and record is not None:  # arrow: tile in -> compute
@@ -183,18 +190,11 @@ class Runtime:
                                            layer.name)
         self._record(layer, start, before, busy[0], waits, kinds)
 
-    def _track(self, layer: Layer) -> tuple[str, str]:
-        """The trace track where ``layer`` computes (flow arrows end and start there)."""
-        soc = self.soc
-        if layer.engine == "aimc" and layer.blocks and soc.aimc is not None:
-            return soc.aimc.crossbars[layer.blocks[0].crossbar].path, "mvm"
-        return soc.cluster.cores[0].path, "exec"
-
     def _snapshot(self) -> tuple[int, ...]:
-        soc = self.soc
-        c = [m.counters for m in (soc.l1, soc.l2, soc.dram)]
-        energy = sum(p.energy_pj for p in soc.energy_parts())
-        return (*(x["bytes_read"] + x["bytes_written"] for x in c), energy)  # type: ignore[return-value]
+        moved = [m.counters["bytes_read"] + m.counters["bytes_written"] if m else 0
+                 for m in (self.l1, *self._levels)]
+        energy = sum(p.energy_pj for p in self.soc.energy_parts())
+        return (*moved, energy)  # type: ignore[return-value]
 
     def _record(self, layer: Layer, start: int, before: tuple[int, ...], busy: int,
                 waits: list[int], kinds: list[str]) -> None:
@@ -223,17 +223,30 @@ class Runtime:
 
     # -- data movement -------------------------------------------------------------------
 
+    def _staged(self, c: Copy) -> bool:
+        """Whether ``c`` reaches L1 through L2 staging (DRAM data, L1 fed from L2)."""
+        return c.level == "dram" and self._stage is not None
+
+    def load(self, c: Copy, slot: int, name: str) -> Generator[simpy.Event, Any, DmaRecord]:
+        """Copy ``c`` into L1 and wait for it (staging slot ``slot`` for DRAM data)."""
+        if self._staged(c):
+            record = yield from self._through_l2(c, slot, True, name)
+            assert record is not None
+            return record
+        dma = self.soc.dma(c.level, "l1")
+        return (yield from dma.copy(descriptor(c, True), LOAD, name))
+
     def _loads(self, layer: Layer, tile: Tile, i: int
                ) -> Generator[simpy.Event, Any, DmaRecord | None]:
-        cl = self.soc.cl_dma
         name = f"{layer.name} t{tile.index} in"
         dones = []
         record = None
         for c in tile.loads:
-            if c.level == "dram":
+            if self._staged(c):
                 record = yield from self._through_l2(c, i % 2, True, name)
             else:
-                dones.append((yield from cl.submit(descriptor(c, True), LOAD, name)))
+                dma = self.soc.dma(c.level, "l1")
+                dones.append((yield from dma.submit(descriptor(c, True), LOAD, name)))
         if dones:
             results = yield self.env.all_of(dones)
             last = results[dones[-1]]
@@ -246,102 +259,33 @@ class Runtime:
         first = None
         for c in tile.stores:
             name = f"{c.tensor} t{tile.index} out"
-            if c.level == "dram":
+            if self._staged(c):
                 record = yield from self._through_l2(c, 2 + i % 2, False, name, first=True)
             else:
-                record = yield from self.soc.cl_dma.copy(descriptor(c, False), STORE, name)
+                record = yield from self.soc.dma("l1", c.level).copy(descriptor(c, False),
+                                                                     STORE, name)
             first = first or record
         return first
 
     def _through_l2(self, c: Copy, region: int, to_l1: bool, name: str,
                     first: bool = False) -> Generator[simpy.Event, Any, DmaRecord | None]:
         """Move ``c`` between DRAM and L1 through staging region ``region`` of L2, in
-        pieces that fit it: the I/O DMA on the DRAM side, the cluster DMA on the L1 side.
-        Returns the L1-side record of the last piece (of the first with ``first``)."""
-        cl, io = self.soc.cl_dma, self.soc.io_dma
+        pieces that fit it: the DRAM <-> L2 DMA on one side, the L2 <-> L1 DMA on the
+        other. Returns the L1-side record of the last piece (of the first with ``first``)."""
+        soc = self.soc
         stage = self._stage + region * self._region
         channel = LOAD if to_l1 else STORE
         record = None
+        if to_l1:
+            far, near = soc.dma("dram", "l2"), soc.dma("l2", "l1")
+        else:
+            far, near = soc.dma("l2", "dram"), soc.dma("l1", "l2")
         for part in pieces(c, self._region):
             if to_l1:
-                yield from io.copy(staged(part, stage, True), channel, f"{name} (dram)")
-                record = yield from cl.copy(descriptor(part, True, stage), channel, name)
+                yield from far.copy(staged(part, stage, True), channel, f"{name} (dram)")
+                record = yield from near.copy(descriptor(part, True, stage), channel, name)
             else:
-                out = yield from cl.copy(descriptor(part, False, stage), channel, name)
+                out = yield from near.copy(descriptor(part, False, stage), channel, name)
                 record = record if first and record is not None else out
-                yield from io.copy(staged(part, stage, False), channel, f"{name} (dram)")
+                yield from far.copy(staged(part, stage, False), channel, f"{name} (dram)")
         return record
-
-    # -- computation ---------------------------------------------------------------------
-
-    def _compute(self, layer: Layer, tile: Tile) -> Generator[simpy.Event, Any, None]:
-        soc = self.soc
-        label = f"{layer.name} t{tile.index}"
-        h, c = tile.r1 - tile.r0, tile.c1 - tile.c0
-        if layer.engine == "cluster":
-            fn = self.fn.tile_fn(layer, tile) if self.fn is not None else None
-            job = KernelJob(**{**layer.job, "h_out": h, "c_out": c}, in_addr=tile.in_addr,
-                            w_addr=tile.w_addr, out_addr=tile.out_addr, name=label,
-                            layer=layer.name, tile=tile.index, compute=fn)
-            yield from soc.cluster.run(job)
-            return
-        assert soc.aimc is not None
-        w_out = layer.job["w_out"]
-        events = []
-        parts = blocks_for(layer, tile.c0, tile.c1)
-        for b, lo, hi in parts:
-            fn = self.fn.block_fn(layer, tile, b, lo, hi) if self.fn is not None else None
-            mvm = MvmJob(b.crossbar, h * w_out, b.rows, hi - lo, b.row0, b.col0 + lo - b.n0,
-                         b.tag, tile.in_addr, tile.out_addr, f"{label} {b.tag}", layer.name,
-                         tile.index, compute=fn)
-            events.append(soc.aimc.submit(mvm))
-        yield self.env.all_of(events)
-        if layer.row_blocks > 1:
-            job = KernelJob("add", h, w_out, c * (layer.row_blocks - 1), 0,
-                            in_addr=tile.out_addr, out_addr=tile.out_addr,
-                            name=f"{label} partial sums", layer=layer.name, tile=tile.index)
-            yield from soc.cluster.run(job)
-
-    def _program(self, layer: Layer) -> Generator[simpy.Event, Any, None]:
-        """Reprogram the crossbars with the blocks of ``layer``'s group. Each block's weights
-        come to L1 by DMA (through L2 staging from DRAM), then are written; the weights of
-        the next block travel while the current one is written (two L1 areas)."""
-        soc = self.soc
-        assert soc.aimc is not None
-        matrices = self.schedule.aimc["matrices"]
-        blocks = layer.program
-        area = max(b.rows * b.cols for b in blocks)
-        areas = [soc.l1.base, soc.l1.base + area]
-        if 2 * area > soc.l1.size:  # room for one block only: fetch, then write, in turn
-            areas = [soc.l1.base]
-
-        def fetch(i: int) -> Generator[simpy.Event, Any, None]:
-            b = blocks[i]
-            tensor, k = matrices[b.layer]
-            level, addr = self.schedule.placement[tensor]
-            c = Copy(tensor, level, addr + b.n0 * k + b.k0, b.cols, b.rows, k,
-                     areas[i % len(areas)])
-            if level == "dram":
-                yield from self._through_l2(c, i % 2, True, f"{b.tag} weights")
-            else:
-                yield from soc.cl_dma.copy(descriptor(c, True), LOAD, f"{b.tag} weights")
-
-        aimc = soc.aimc
-
-        def write(i: int) -> Generator[simpy.Event, Any, None]:
-            b = blocks[i]
-            yield from aimc.run(ProgramJob(b.crossbar, b.tag, b.rows, b.cols, b.row0,
-                                               b.col0, src_addr=areas[i % len(areas)],
-                                               weights=self._weights(b), layer=b.layer))
-
-        if len(areas) == 2:
-            yield from double_buffered(soc, len(blocks), fetch, write, _nothing,
-                                       f"{layer.name} programming")
-        else:
-            for i in range(len(blocks)):
-                yield from fetch(i)
-                yield from write(i)
-
-
-def _nothing(i: int) -> Generator[simpy.Event, Any, None]:
-    yield from ()

@@ -1,4 +1,4 @@
-"""DRAM trace replay: parsing, bad input, metrics and the command entry points."""
+"""DRAM trace replay: parsing, bad input, metrics and the ``desim dram-replay`` command."""
 
 from __future__ import annotations
 
@@ -10,17 +10,20 @@ import sys
 
 import pytest
 
+from desim.cli import build_parser
 from desim.errors import SpecError
-from desim.hw.dram.replay import add_arguments, latency_summary, read_trace, run
+from desim.hw.dram.replay import latency_summary, read_trace
 from desim.hw.dram.spec import DramSpec
 
 ROW_HIT_PAIR = "# two reads of one row, paced\n0x00000000 READ 0\n0x00000040 READ 100\n"
 
 
 def args(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    return parser.parse_args(list(argv))
+    return build_parser().parse_args(["dram-replay", *argv])
+
+
+def run(ns: argparse.Namespace) -> int:
+    return ns.func(ns)
 
 
 def test_json_metrics_of_a_two_read_trace(tmp_path, capsys):
@@ -89,7 +92,7 @@ def test_bad_preset_and_set_raise_spec_errors(tmp_path):
     path.write_text(ROW_HIT_PAIR)
     with pytest.raises(SpecError, match="unknown DRAM preset 'ddr9'; valid presets: ddr4_3200"):
         run(args(str(path), "--preset", "ddr9"))
-    with pytest.raises(SpecError, match="expected KEY=VALUE"):
+    with pytest.raises(SpecError, match=r"--set 'CL': expected KEY=VALUE, e.g. --set tCCD_L="):
         run(args(str(path), "--set", "CL"))
     with pytest.raises(SpecError, match="tRP must be > 0"):
         run(args(str(path), "--set", "tRP=-2"))
@@ -104,13 +107,12 @@ def test_latency_summary_uses_nearest_rank():
     assert latency_summary({}) is None
 
 
-def test_module_entry_point_prints_one_line_errors(tmp_path):
+def test_command_prints_one_line_errors(tmp_path):
     path = tmp_path / "pair.trc"
     path.write_text(ROW_HIT_PAIR)
-    ok = subprocess.run([sys.executable, "-m", "desim.hw.dram.replay", str(path), "--json"],
-                        capture_output=True, text=True, check=False)
+    cmd = [sys.executable, "-m", "desim", "dram-replay", str(path)]
+    ok = subprocess.run([*cmd, "--json"], capture_output=True, text=True, check=False)
     assert ok.returncode == 0 and json.loads(ok.stdout)["total_cycles"] == 128
-    bad = subprocess.run([sys.executable, "-m", "desim.hw.dram.replay", str(path), "--preset",
-                          "x"], capture_output=True, text=True, check=False)
+    bad = subprocess.run([*cmd, "--preset", "x"], capture_output=True, text=True, check=False)
     assert bad.returncode == 2
-    assert bad.stderr.count("\n") == 1 and "unknown DRAM preset 'x'" in bad.stderr
+    assert bad.stderr.count("\n") == 1 and "desim: error: unknown DRAM preset 'x'" in bad.stderr

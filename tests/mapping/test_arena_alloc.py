@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from desim.arena import Arena
-from desim.mapping.aimc_alloc import allocate, cut
+from desim.engines.crossbar_packing import allocate, cut
 
 
 def test_arena_first_fit_alignment_and_merge():

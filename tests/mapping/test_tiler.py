@@ -2,6 +2,7 @@
 
 import pytest
 
+from desim.engines.base import L1Needs
 from desim.errors import SpecError
 from desim.mapping.tiler import choose, geometry, regions, shape_for
 from desim.workload.builder import GraphBuilder
@@ -14,10 +15,15 @@ def _conv(h=32, c_in=16, c_out=32, k=3, stride=1, padding="same"):
     return b.build().ops[0]
 
 
+#: what the 8-core cluster needs for a 3x3 conv over 16 input channels: weights in L1, an
+#: im2col buffer of 2 * 8 * 9 * 16 B, rows in multiples of 8
+CLUSTER = L1Needs(weights=True, scratch_bytes=2 * 8 * 9 * 16, row_quantum=8)
+
+
 def test_untiled_layer_footprint_is_exact():
     """in 32x32x16 + out 32x32x32 + w 32*(9*16)+4*32, single buffered, + im2col + 40 B."""
     op = _conv()
-    t = choose(op, 1 << 20, n_cores=8)
+    t = choose(op, 1 << 20, CLUSTER)
     assert (t.n_tiles, t.double_buffered) == (1, False)
     w = 32 * 9 * 16 + 4 * 32
     assert t.footprint == 16384 + 32768 + w + 2 * 8 * 9 * 16 + 40
@@ -26,7 +32,7 @@ def test_untiled_layer_footprint_is_exact():
 def test_tiled_layer_fits_and_covers_the_output_once():
     """In 32 KiB the layer is cut; tiles partition the 32 x 32 outputs of every channel."""
     op = _conv()
-    t = choose(op, 32768, n_cores=8)
+    t = choose(op, 32768, CLUSTER)
     assert t.n_tiles > 1 and t.double_buffered and t.footprint <= 32768
     seen = set()
     for r in regions(op, t):
@@ -52,7 +58,8 @@ def test_channel_tile_of_depthwise_reads_only_its_channels():
     b.depthwise_conv2d(x, 3)
     op = b.build().ops[0]
     g = geometry(op)
-    full, half = shape_for(op, g, 4, 64, False, 8, 40), shape_for(op, g, 4, 32, False, 8, 40)
+    needs = L1Needs(row_quantum=8)
+    full, half = shape_for(op, g, 4, 64, needs, 40), shape_for(op, g, 4, 32, needs, 40)
     assert half.in_bytes * 2 == full.in_bytes
     assert half.w_bytes == 32 * (9 + 4)
 
@@ -60,4 +67,14 @@ def test_channel_tile_of_depthwise_reads_only_its_channels():
 def test_layer_that_cannot_fit_names_layer_footprint_and_l1():
     op = _conv(h=8, c_in=512, c_out=8)
     with pytest.raises(SpecError, match=r"conv2d_0 .*needs \d+ B of L1, more than the 2048 B"):
-        choose(op, 2048, n_cores=8)
+        choose(op, 2048, L1Needs(scratch_bytes=2 * 8 * 9 * 512, row_quantum=8))
+
+
+def test_an_engine_that_keeps_its_weights_moves_none():
+    """Crossbars hold the weights: a tile's L1 footprint and the layer's traffic carry none."""
+    op = _conv()
+    g = geometry(op)
+    held = shape_for(op, g, 8, 32, L1Needs(weights=False), 40)
+    loaded = shape_for(op, g, 8, 32, L1Needs(weights=True), 40)
+    assert (held.w_bytes, held.moved.w_bytes, held.moved.w_rows) == (0, 0, 0)
+    assert loaded.w_bytes == loaded.moved.w_bytes == 32 * 9 * 16 + 4 * 32

@@ -18,26 +18,22 @@ Metrics (the definitions of reference/dram/README.md)::
                      / all column commands
     percentiles    = nearest rank: the smallest latency with >= q of the reads at or below
 
-Command line: ``python -m desim.hw.dram.replay TRACE [--preset NAME] [--set KEY=VALUE]
-[--json]`` (also ``desim dram-replay``).
+Command line: ``desim dram-replay TRACE [--preset NAME] [--set KEY=VALUE] [--json]``
+(desim/cli/dram.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
-import json
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from desim.errors import DesimError, SpecError
+from desim.errors import SpecError
 from desim.hw.dram.controller import DramEngine
-from desim.hw.dram.spec import PRESETS, DramSpec, preset
-from desim.spec import override
+from desim.hw.dram.spec import DramSpec
 
 
 @dataclass
@@ -189,39 +185,6 @@ def latency_summary(hist: dict[int, int]) -> dict[str, float] | None:
     return out
 
 
-def build_spec(name: str, sets: list[str]) -> DramSpec:
-    """A preset with ``KEY=VALUE`` overrides applied."""
-    spec = preset(name)
-    for item in sets:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise SpecError(f"--set {item!r}: expected KEY=VALUE, e.g. --set tCCD_L=6")
-        spec = override(spec, key.strip(), value.strip())
-    return spec
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of the DRAM replay command."""
-    parser.add_argument("trace", metavar="TRACE", help="trace file (plain or .gz)")
-    parser.add_argument("--preset", default="ddr4_3200", metavar="NAME",
-                        help=f"DRAM part: {', '.join(PRESETS)} (default: ddr4_3200)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a DRAM parameter, e.g. --set tCCD_L=6 (repeatable)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the metrics as one JSON object")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Replay the trace named by ``args`` and print its metrics."""
-    spec = build_spec(args.preset, args.set)
-    result = replay(read_trace(args.trace, spec), spec)
-    if args.json:
-        print(json.dumps(result.metrics()))
-    else:
-        print(format_result(result, args.trace))
-    return 0
-
-
 def format_result(result: ReplayResult, name: str) -> str:
     """A readable table of one replay."""
     spec = result.spec
@@ -249,18 +212,3 @@ def format_result(result: ReplayResult, name: str) -> str:
     ]
     return "\n".join(f"{k:<14} {v}" for k, v in rows)
 
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m desim.hw.dram.replay",
-                                     description="Replay a DRAM request trace.")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except DesimError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -26,6 +26,8 @@ _DS3 = "DRAMSim3 DDR4_8Gb_x8_3200.ini (reference/dram/README.md)"
 _IDD = ("from the IDD currents of DRAMSim3 DDR4_8Gb_x8_3200.ini (VDD 1.2 V, IDD0 57, IDD2N 37, "
         "IDD3N 52, IDD4R 168, IDD4W 150, IDD5AB 250 mA per x8 device, 8 devices), "
         "DRAMSim3's energy equations, times tCK")
+_LP4 = "DRAMSim3 LPDDR4_8Gb_x16_2400.ini (reference/dram/README.md)"
+_S27 = "Infineon (Cypress) S27KS0641 HyperRAM datasheet 001-97964 Rev. *L"
 
 #: address-mapping field names: two letters each, as in DRAMSim3's address_mapping strings
 FIELDS = {"ro": "row", "ch": "channel", "ra": "rank", "bg": "bank group", "ba": "bank",
@@ -218,7 +220,7 @@ def _lpddr4_2400() -> DramSpec:
     # to this organisation (ACT: same 8 KiB rank row; read/write: per bit moved; REF and
     # background: per device). An estimate, stated as such in docs/models/dram.md.
     v = 1.1 / 1.2
-    return DramSpec(
+    spec = DramSpec(
         name="lpddr4_2400", ranks=2, bank_groups=2, banks_per_group=4, rows=65536,
         columns=1024, device_width=16, bus_width=64, burst_length=16, tCK_ns=0.83,
         CL=17, CWL=14, tRCD=15, tRP=15, tRAS=32, tRFC=392, tREFI=8660, tCCD_S=4, tCCD_L=6,
@@ -227,6 +229,20 @@ def _lpddr4_2400() -> DramSpec:
         energy_write_pj=round(2370.82 * 2 * v, 2), energy_ref_pj=round(670602.24 * v / 2, 2),
         power_active_standby_mw=round(499.2 * v / 2, 2),
         power_precharge_standby_mw=round(355.2 * v / 2, 2))
+    est = "estimate, not from an LPDDR4 datasheet: the DDR4-3200 figure times VDD2/VDD (1.1/1.2)"
+    return spec.cite(
+        name=_LP4,
+        **dict.fromkeys(("ranks", "bank_groups", "banks_per_group", "rows", "columns",
+                         "device_width", "bus_width", "burst_length", "tCK_ns", "CL", "CWL",
+                         "tRCD", "tRP", "tRAS", "tRFC", "tREFI", "tCCD_S", "tCCD_L", "tFAW",
+                         "tWTR_S", "tWTR_L", "tWR", "tRTP", "tPPD"), _LP4),
+        tRRD_S=_LP4 + " (its one tRRD)", tRRD_L=_LP4 + " (its one tRRD)",
+        energy_act_pj=est + " (same 8 KiB rank row)",
+        energy_read_pj=est + ", per bit moved (twice the burst)",
+        energy_write_pj=est + ", per bit moved (twice the burst)",
+        energy_ref_pj=est + ", per device (4 instead of 8)",
+        power_active_standby_mw=est + ", per device (4 instead of 8)",
+        power_precharge_standby_mw=est + ", per device (4 instead of 8)")
 
 
 def _hyperram() -> DramSpec:
@@ -242,7 +258,7 @@ def _hyperram() -> DramSpec:
     # Energy: burst read/write current 60 mA max at 166 MHz, 1.8 V (108 mW) over the busy
     # clocks; standby 300 uA (0.54 mW).
     busy_mw = 1.8 * 60.0
-    return DramSpec(
+    spec = DramSpec(
         name="hyperram", ranks=1, bank_groups=1, banks_per_group=1, rows=8192, columns=1024,
         device_width=8, bus_width=8, burst_length=64, tCK_ns=6.0,
         CL=12, CWL=12, tRCD=3, tRP=6, tRAS=3, tRFC=1, tREFI=1 << 30, tCCD_S=1, tCCD_L=1,
@@ -251,6 +267,32 @@ def _hyperram() -> DramSpec:
         energy_act_pj=round(busy_mw * (3 + 12) * 6.0, 2),
         energy_read_pj=round(busy_mw * 32 * 6.0, 2), energy_write_pj=round(busy_mw * 32 * 6.0, 2),
         energy_ref_pj=0.0, power_active_standby_mw=0.54, power_precharge_standby_mw=0.54)
+    one_bank = _S27 + ": one bank, so the rule never binds"
+    no_refresh = _S27 + ": self-refreshing, collisions absorbed by the fixed 2x latency"
+    burst = _S27 + ": 60 mA max burst current at 166 MHz, 1.8 V (108 mW), times "
+    standby = _S27 + ": 300 uA standby current at 1.8 V"
+    return spec.cite(
+        name=_S27, **dict.fromkeys(("ranks", "bank_groups", "banks_per_group"),
+                                   _S27 + ": one device"),
+        rows=_S27 + ": 8192 rows of 1 KiB", columns=_S27 + ": 1 KiB rows of a x8 device",
+        device_width=_S27 + ": 8-bit HyperBus", bus_width=_S27 + ": 8-bit HyperBus",
+        burst_length=_S27 + ": 64 B transaction, two beats per clock",
+        tCK_ns=_S27 + ": 166 MHz maximum clock",
+        CL=_S27 + ": default fixed 2x initial latency of 6 clocks (tACC 36 ns)",
+        CWL=_S27 + ": default fixed 2x initial latency of 6 clocks (tACC 36 ns)",
+        tRCD=_S27 + ": 3-clock (48-bit) command-address phase",
+        tRAS=_S27 + ": 3-clock (48-bit) command-address phase",
+        tRP=_S27 + ": read-write recovery tRWR 36 ns",
+        tRTP=_S27 + ": CS# held to the last beat, CL + BL/2",
+        tRFC=no_refresh, tREFI=no_refresh, refresh=no_refresh,
+        **dict.fromkeys(("tCCD_S", "tCCD_L", "tRRD_S", "tRRD_L", "tFAW", "tWTR_S", "tWTR_L",
+                         "tWR"), one_bank),
+        address_mapping=_S27 + ": row and column address of one device",
+        page_policy=_S27 + ": every transaction sends its command-address phase",
+        energy_act_pj=burst + "the CA phase and initial latency (15 clocks)",
+        energy_read_pj=burst + "the 32 data clocks", energy_write_pj=burst + "the 32 data clocks",
+        energy_ref_pj=no_refresh, power_active_standby_mw=standby,
+        power_precharge_standby_mw=standby)
 
 
 _PRESETS = {"ddr4_3200": DramSpec, "lpddr4_2400": _lpddr4_2400, "hyperram": _hyperram}

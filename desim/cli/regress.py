@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from desim.cli.args import parse_sets
+
 
 def cmd_record(args: argparse.Namespace) -> int:
     """Run every platform x workload case and write one baseline JSON per case.
@@ -14,12 +16,11 @@ def cmd_record(args: argparse.Namespace) -> int:
     an intended change of a timing model). With only one of them, the other is the
     default.
     """
-    from desim.cli import _parse_sets
-    from desim.registry import DEFAULT_PLATFORM
     from desim.regress.baseline import Case, baseline_files, load_baseline, record
+    from desim.soc.loader import DEFAULT_PLATFORM
     from desim.workload import DEFAULT_WORKLOAD
 
-    overrides = _parse_sets(args.set)
+    overrides = parse_sets(args.set)
     if args.platform or args.workload:
         cases = [Case.make(p, w, args.seed, overrides, args.folder)
                  for p in args.platform or [DEFAULT_PLATFORM]
@@ -34,11 +35,10 @@ def cmd_record(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     """Re-run the case of every baseline in the folder and compare: exit 0 when every
     figure is within the tolerance, 1 when one is not, 2 on bad input."""
-    from desim.cli import _parse_sets
     from desim.regress.baseline import check, format_deltas, parse_tolerance
 
     tolerance = parse_tolerance(args.tolerance)
-    results = check(args.folder, tolerance, _parse_sets(args.set))
+    results = check(args.folder, tolerance, parse_sets(args.set))
     print(format_deltas(results, tolerance, verbose=args.verbose))
     return 0 if all(r.ok for r in results) else 1
 

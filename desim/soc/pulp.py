@@ -1,4 +1,4 @@
-"""The PULP-style SoC that the DNN platforms are built from.
+"""The PULP-style SoC builder that pulp_cluster and imc_cluster call.
 
 Components, and how they are bound (GVSoC-style: components first, then bindings)::
 
@@ -8,21 +8,19 @@ Components, and how they are bound (GVSoC-style: components first, then bindings
     soc.io_dma: l2 <──I/O link──────> dram        (I/O DMA, uDMA-like)
     soc.l2, soc.dram
 
-Every component runs on the cluster's clock except the DRAM, which has its own. A
-workload graph is mapped (:mod:`desim.mapping`) and executed by the runtime
-(:mod:`desim.runtime.executor`).
+Levels l1, l2 and dram; engines ``cluster`` (the cores) and, with ``aimc`` set, ``aimc``
+(the crossbars, whose split matrices add their partial sums on the cores). Every
+component runs on the cluster's clock except the DRAM, which has its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
 
 import networkx as nx
-import simpy
 
-from desim.errors import SpecError
+from desim.engines.aimc import AimcEngine
+from desim.engines.cluster import ClusterEngine
 from desim.functional.analog import AnalogSpec
 from desim.hw.aimc import Aimc, AimcSpec
 from desim.hw.cluster import Cluster, ClusterSpec
@@ -31,8 +29,9 @@ from desim.hw.dram.component import DramController
 from desim.hw.dram.spec import DramSpec
 from desim.hw.interconnect import Interconnect, LinkSpec, add_link
 from desim.hw.memory import Sram, SramSpec
-from desim.kernel import Clock, Component, Sim
-from desim.mapping import MappingSpec, Target, map_graph
+from desim.kernel import Clock, Sim
+from desim.mapping import MappingSpec, Target
+from desim.soc.base import Soc, dram_txn_cycles
 from desim.spec import Spec, param, subspec
 
 _GVSOC = "GVSoC pulp_open"
@@ -49,50 +48,44 @@ class SocSpec(Spec):
     l2: SramSpec = subspec(
         SramSpec, capacity_bytes=1572864, base_addr=0x1C000000, banks=4, word_bytes=8,
         port_bytes_per_cycle=32.0, latency_cycles=4,
-        doc=f"L2: 1.5 MiB in 4 interleaved banks ({_GVSOC} l2_subsystem.py); 64-bit banks and "
-            "4-cycle access latency assumed")
+        cite={"capacity_bytes": f"{_GVSOC} l2_subsystem.py: 1.5 MiB",
+              "banks": f"{_GVSOC} l2_subsystem.py: 4 interleaved banks",
+              "base_addr": "PULP L2 base address (GVSoC pulp_open memory map)",
+              "word_bytes": "assumed: 64-bit banks",
+              "port_bytes_per_cycle": "4 banks x 8 B: every bank serves one word per cycle",
+              "latency_cycles": "assumed"},
+        doc="L2: 1.5 MiB in 4 interleaved banks")
     dram: DramSpec = subspec(DramSpec, doc="off-chip memory; --set dram=NAME picks a preset")
     dram_base_addr: int = param(0x80000000, ge=0, doc="address of the first DRAM byte",
                                 source="assumed memory map")
     cluster_link: LinkSpec = subspec(LinkSpec, doc="cluster <-> L2 link (64-bit AXI)")
     io_link: LinkSpec = subspec(
         LinkSpec, bandwidth_bytes_per_cycle=4.0, latency_cycles=8,
-        doc=f"L2 <-> off-chip link of the I/O DMA: 32-bit L2 port ({_UDMA}); 8 cycles assumed")
+        cite={"bandwidth_bytes_per_cycle": f"32-bit L2 port of the uDMA ({_UDMA})",
+              "latency_cycles": "assumed"},
+        doc="L2 <-> off-chip link of the I/O DMA")
     cl_dma: DmaSpec = subspec(DmaSpec, channels=2,
+                              cite={"channels": "assumed: one channel per direction"},
                               doc="cluster DMA: channel 0 loads tiles into L1, 1 stores them")
     io_dma: DmaSpec = subspec(
         DmaSpec, channels=2, queue_depth=4, outstanding=4,
-        doc=f"I/O DMA between DRAM and L2, one channel per direction ({_UDMA})")
+        cite={"channels": f"one channel per direction ({_UDMA})",
+              "queue_depth": "assumed", "outstanding": "assumed"},
+        doc="I/O DMA between DRAM and L2, one channel per direction")
     aimc: AimcSpec | None = param(None, doc="AIMC crossbars (None: a digital cluster)")
     analog: AnalogSpec = subspec(AnalogSpec)
     mapping: MappingSpec = subspec(MappingSpec)
 
-    def target(self) -> Target:
-        """What the mapper needs to know of this platform."""
-        return Target(self.name, self.l1.base_addr, self.l1.capacity_bytes, self.l2.base_addr,
-                      self.l2.capacity_bytes, self.cluster.n_cores, self.mapping, self.aimc,
-                      self.dram_base_addr, self.dram.capacity_bytes, self.cluster,
-                      self.cluster_link.bandwidth_bytes_per_cycle, self.cl_dma.setup_cycles,
-                      self.dram.txn_bytes, self._dram_txn_cycles())
-
-    def _dram_txn_cycles(self) -> float:
-        """Cluster cycles per DRAM transaction in a stream: the data burst with an open
-        page, the whole activate-access-precharge sequence with a closed one; never faster
-        than the I/O link carries it."""
-        d = self.dram
-        dram_cycles = d.burst_cycles if d.page_policy == "open" else (
-            d.tRCD + d.CL + d.burst_cycles + d.tRP)
-        cycles = dram_cycles * d.tCK_ns * 1e-9 * self.cluster.freq_hz
-        return max(cycles, d.txn_bytes / self.io_link.bandwidth_bytes_per_cycle)
+    def build(self, sim: Sim) -> PulpSoc:
+        """The SoC of this spec on ``sim``."""
+        return PulpSoc(sim, self)
 
 
-class PulpSoc(Component):
-    """The SoC of :class:`SocSpec`: builds the components and runs mapped graphs."""
-
-    kind = "soc"
+class PulpSoc(Soc):
+    """The SoC of :class:`SocSpec`: builds the components and binds them."""
 
     def __init__(self, sim: Sim, spec: SocSpec):
-        super().__init__(sim, "soc", Clock("main", int(spec.cluster.freq_hz)), spec)
+        super().__init__(sim, spec, Clock("main", int(spec.cluster.freq_hz)))
         # components
         self.l1 = Sram(self, "l1", spec.l1)
         self.l2 = Sram(self, "l2", spec.l2)
@@ -103,33 +96,22 @@ class PulpSoc(Component):
         add_link(graph, "l1", "l2", spec.cluster_link)
         add_link(graph, "l2", "dram", spec.io_link)
         self.ic = Interconnect(self, "ic", graph)
-        # bindings
         self.cl_dma = Dma(self, "cl_dma", self.ic, [Region.of(self.l1, "l1"),
                                                      Region.of(self.l2, "l2")], spec.cl_dma)
         self.io_dma = Dma(self, "io_dma", self.ic, [Region.of(self.l2, "l2"),
                                                      Region.of(self.dram, "dram")], spec.io_dma)
-        self.schedule: Any = None
+        # bindings
+        for level in ("l1", "l2", "dram"):
+            self.add_memory(level, getattr(self, level))
+        self.add_dma("l2", "l1", self.cl_dma)
+        self.add_dma("dram", "l2", self.io_dma)
+        cores = self.add_engine(ClusterEngine(self.cluster))
+        if self.aimc is not None:
+            self.add_engine(AimcEngine(self.aimc, cores, spec.analog))  # type: ignore[arg-type]
 
-    def prepare(self, wl: Any) -> None:
-        """Map graph ``wl`` before the run, so that a mapping error stops it early."""
-        from desim.workload.graph import Graph
-
-        if not isinstance(wl, Graph):
-            raise SpecError(f"{self.spec.name} runs DNN graphs (zoo names or model files); "
-                            f"run the synthetic workload '{wl.name}' on stream_soc")
-        self.schedule = map_graph(wl, self.spec.target())
-
-    def execute(self, wl: Any, extra: dict[str, Any]) -> Generator[simpy.Event, Any, None]:
-        """Run the mapped graph ``wl``; put the per-layer results into ``extra``."""
-        from desim.runtime.executor import Runtime
-
-        if self.schedule is None:
-            self.prepare(wl)
-        runtime = Runtime(self, self.schedule, extra.pop("functional", None))
-        yield from runtime.run()
-        extra.update(runtime.results())
-
-    def energy_parts(self) -> list[Any]:
-        """Components that account energy (each has ``energy_pj``)."""
-        parts: list[Any] = [self.l1, self.l2, self.dram, self.cluster]
-        return parts + ([self.aimc] if self.aimc else [])
+    def target(self) -> Target:
+        spec = self.spec
+        return self.make_target(spec.mapping, spec.cluster_link.bandwidth_bytes_per_cycle,
+                                spec.cl_dma.setup_cycles,
+                                dram_txn_cycles(spec.dram, spec.cluster.freq_hz,
+                                                spec.io_link.bandwidth_bytes_per_cycle))

@@ -6,9 +6,9 @@ import argparse
 from typing import Any
 
 
-def add_parser(subparsers: Any) -> None:
-    """Register ``workloads`` (and its ``show`` action) on the CLI's subparsers."""
-    p = subparsers.add_parser(
+def add_parser(sub: Any) -> None:
+    """Register ``desim workloads`` (and its ``show`` action) on the top-level subparsers."""
+    p = sub.add_parser(
         "workloads", help="list built-in workloads, or show one's layers",
         description="List the zoo networks and synthetic workloads; 'show' prints one "
                     "workload's per-layer table with totals.")

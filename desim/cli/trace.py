@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desim.errors import DesimError
-from desim.trace.rundir import TraceRun, open_run
+
+if TYPE_CHECKING:  # the trace modules load numpy: imported by the commands that need them
+    from desim.trace.rundir import TraceRun
 
 EXPORT_FORMATS = {"csv": ".csv", "parquet": ".parquet", "vcd": ".vcd",
                   "json": "_selection.json.gz"}
@@ -23,6 +25,7 @@ _GLOB_HELP = ("only components whose path (or an ancestor's) matches this glob, 
 
 
 def _components(args: argparse.Namespace) -> list[str]:
+    """The --components globs, split at commas."""
     return [p.strip() for item in (args.components or []) for p in item.split(",") if p.strip()]
 
 
@@ -59,6 +62,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     """Print per-component utilisation, link traffic, the per-layer table and the top
     stalls of a run."""
     from desim.trace.inspect import format_summary
+    from desim.trace.rundir import open_run
 
     print(format_summary(open_run(args.source, trace=False), top=args.top))
     return 0
@@ -68,6 +72,7 @@ def cmd_stalls(args: argparse.Namespace) -> int:
     """Print the stall report: per-layer compute vs waiting, the trace's attribution of
     time to compute/DRAM/interconnect/memory/DMA, and the critical path."""
     from desim.trace.inspect import format_stalls
+    from desim.trace.rundir import open_run
 
     print(format_stalls(open_run(args.source, trace=False), top=args.top))
     return 0
@@ -77,6 +82,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     """Draw the timeline, utilisation over time and bandwidth over time per link."""
     from desim.trace import timeline
     from desim.trace.inspect import layer_rows
+    from desim.trace.rundir import open_run
     from desim.trace.units import format_time
 
     run = open_run(args.source)
@@ -97,6 +103,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the trace (or a window / set of components of it) as CSV, Parquet, VCD or
     Perfetto JSON."""
+    from desim.trace.rundir import open_run
+
     run = open_run(args.source)
     rec, _ = _selection(run, args)
     out = _output(run, args.output, EXPORT_FORMATS[args.format])
@@ -114,6 +122,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _positive(text: str) -> int:
+    """argparse type of a count: a whole number >= 1."""
     try:
         value = int(text)
     except ValueError:

@@ -1,0 +1,61 @@
+"""``desim run``: simulate a workload on a platform and write its outputs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from desim.cli.args import parse_sets
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Simulate a workload on a platform and write summary, trace and timeline."""
+    from desim.driver import simulate
+    from desim.report import format_summary
+    from desim.result import prepare_outdir
+
+    overrides = parse_sets(args.set)
+    prepare_outdir(args.outdir)  # fail before simulating, not after
+    result = simulate(args.platform, args.workload, seed=args.seed, overrides=overrides,
+                      trace=not args.no_trace, functional=args.functional,
+                      inputs=args.input)
+    paths = result.write(args.outdir)
+    if args.save_schedule and result.schedule is not None:
+        paths["schedule"] = result.schedule.save(paths["summary"].parent / "schedule.json")
+    print(format_summary(result.summary))
+    if result.functional is not None:
+        fn = result.functional
+        print("functional " + ", ".join(f"{k} {fn[k]}" for k in ("top1_agreement", "snr_db",
+                                                                "input", "weights") if k in fn))
+    print("\nwrote " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``desim run`` on the top-level subparsers."""
+    from desim.soc.loader import DEFAULT_PLATFORM
+    from desim.workload import DEFAULT_WORKLOAD
+
+    run = sub.add_parser("run", help="simulate a workload on a platform",
+                         description=cmd_run.__doc__)
+    run.add_argument("platform", nargs="?", default=DEFAULT_PLATFORM,
+                     help=f"built-in platform name or path to a platform script "
+                          f"(default: {DEFAULT_PLATFORM})")
+    run.add_argument("-w", "--workload", default=DEFAULT_WORKLOAD,
+                     help=f"workload name (default: {DEFAULT_WORKLOAD})")
+    run.add_argument("-o", "--outdir", default="out", help="output folder (default: out)")
+    run.add_argument("--seed", type=int, default=0, help="root random seed (default: 0)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a platform parameter, e.g. --set dma.channels=2")
+    run.add_argument("--no-trace", action="store_true",
+                     help="do not record a trace (faster; no trace or timeline file)")
+    run.add_argument("--functional", action="store_true",
+                     help="also compute the graph on real int8 tensors through the schedule "
+                          "and write OUTDIR/output.npy (same timing)")
+    run.add_argument("--input", metavar="FILE.npy",
+                     help="input tensor of a functional run (implies --functional; "
+                          "default: seeded random)")
+    run.add_argument("--save-schedule", action="store_true",
+                     help="also write the mapped schedule (tiles, copies, placement) to "
+                          "OUTDIR/schedule.json")
+    run.set_defaults(func=cmd_run)

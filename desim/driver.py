@@ -1,0 +1,81 @@
+"""One simulation run: map a workload onto a platform, execute it, collect the result.
+
+This is what ``desim run`` does, as a library call that takes objects as well as names::
+
+    import desim
+    result = desim.simulate("imc_cluster", "resnet8", overrides={"aimc.n_crossbars": 8})
+    result.summary["cycles"]   # exactly what summary.json holds
+    result.layers_frame()      # the layer records as a pandas DataFrame
+    result.write("out")        # summary.json (+ trace.json.gz, timeline.png when traced)
+
+``platform`` is a built-in name, a script path, a loaded platform module, a spec object
+whose class can build it (:class:`desim.soc.pulp.SocSpec`) or a
+:class:`~desim.soc.loader.Platform`; ``workload`` a built-in name, a model path or a
+:class:`~desim.workload.graph.Graph`. The driver composes the steps: elaborate (spec +
+overrides, build on a fresh Sim), map (``soc.map``, before anything runs), run
+(``soc.execute`` as the main process), and summarise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from desim.kernel import Sim
+from desim.result import RunResult
+from desim.soc.loader import Platform, load_platform
+from desim.spec import Spec
+from desim.trace import Recorder
+from desim.workload import load_workload
+
+PlatformLike = str | Path | ModuleType | Spec | Platform
+
+
+def elaborate(platform: PlatformLike, overrides: Mapping[str, Any] | None = None,
+              seed: int = 0, trace: bool = False) -> tuple[Platform, Sim, Spec, Any]:
+    """Resolve a platform's spec with overrides and build it on a fresh Sim."""
+    plat = load_platform(platform)
+    spec = plat.default_spec().with_overrides(overrides or {})
+    sim = Sim(seed=seed, tracer=Recorder() if trace else None)
+    return plat, sim, spec, plat.build(sim, spec)
+
+
+def simulate(platform: PlatformLike, workload: Any, *, seed: int = 0,
+             overrides: Mapping[str, Any] | None = None, trace: bool = False,
+             functional: bool = False, inputs: np.ndarray | str | Path | None = None
+             ) -> RunResult:
+    """Run ``workload`` on ``platform`` to completion and return the result.
+
+    ``functional`` (implied by ``inputs``) also computes the graph on real tensors:
+    ``inputs`` (an array or a ``.npy`` path) or a seeded random input, the model's
+    weights or seeded random ones; timing is the same as without it.
+    """
+    wl = load_workload(workload) if isinstance(workload, str | Path) else workload
+    functional = functional or inputs is not None
+    if functional:  # bad input fails here, before anything is built
+        from desim.functional import mode
+
+        wl, weights = mode.functional_graph(wl, seed)
+        if inputs is None:
+            values, source = mode.random_inputs(wl, seed), f"random (seed {seed})"
+        else:
+            values = mode.load_input(wl, inputs)
+            source = "array" if isinstance(inputs, np.ndarray) else str(inputs)
+    plat, sim, spec, soc = elaborate(platform, overrides, seed, trace)
+    plan = soc.map(wl)  # validation and mapping, before anything runs
+    fn = None
+    if functional:
+        fn = mode.Functional(wl, plan, values).attach(soc.engines.values(), plan, seed)
+    main = sim.process(soc.execute(plan, fn), "main")
+    sim.run()
+    result = RunResult(plat.name, getattr(wl, "name", str(workload)), wl, spec, seed, sim,
+                       soc, plan, main.value)
+    if fn is not None:
+        result.outputs, result.tensors = fn.outputs(), fn.values
+        result.functional = {**fn.summary(), "input": source, "weights": weights}
+    result.summary = result.make_summary()
+    return result

@@ -1,0 +1,241 @@
+"""AIMC crossbars as an engine: dense convolutions and fully connected layers as MVMs.
+
+A layer's weights form a ``K x N`` matrix (``K = k_h * k_w * C_in``) cut into crossbar
+blocks and packed on the crossbars (:mod:`desim.engines.crossbar_packing`): pinned when
+every layer fits at once, else in programming groups, the crossbars rewritten before each
+group's first layer. A tile of ``h`` rows x ``c`` channels is one
+:class:`~desim.hw.jobs.MvmJob` of ``h * W_out`` products per block its channels touch;
+a matrix of more than one row block adds its partial sums on the cluster (one add job of
+``(row blocks - 1)`` planes). Weights never enter L1 for the MVMs; they do while a
+group is programmed (DMA to L1, then written, the next block's fetch overlapping the
+current block's writes). A layer too large for all the crossbars at once is rejected:
+the mapper runs it on another engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import simpy
+
+from desim.engines.base import Engine, EngineMapping, L1Needs
+from desim.engines.cluster import ClusterEngine
+from desim.engines.crossbar_packing import Block, allocate
+from desim.functional.analog import AnalogModel, AnalogSpec, crossbar_spec
+from desim.hw.aimc import Aimc
+from desim.hw.jobs import MvmJob, ProgramJob
+from desim.mapping.schedule import Copy
+from desim.mapping.tiler import Geometry, geometry
+from desim.runtime.pipeline import double_buffered
+from desim.workload.op import Op, OpKind
+
+if TYPE_CHECKING:
+    from desim.mapping.schedule import Layer, Schedule, Tile
+    from desim.runtime.executor import Runtime
+
+
+def matrix_of(op: Op) -> tuple[int, int]:
+    """(K, N): the weight matrix of a dense op as a crossbar sees it."""
+    g = geometry(op)
+    return g.k_h * g.k_w * g.c_in, g.c_out
+
+
+@dataclass(frozen=True)
+class AimcLayer:
+    """A layer's place on the crossbars: its blocks, and those to program before it."""
+
+    w_out: int
+    weights: str  # the weight tensor programming reads
+    k: int  # matrix rows (the weight tensor's row stride when programming)
+    blocks: tuple[Block, ...]
+    program: tuple[Block, ...] = ()
+
+    @property
+    def row_blocks(self) -> int:
+        return len({(b.k0, b.k1) for b in self.blocks})
+
+    def blocks_for(self, c0: int, c1: int) -> list[tuple[Block, int, int]]:
+        """The blocks overlapping output channels ``[c0, c1)``, each with the overlapping
+        column range."""
+        out = []
+        for b in self.blocks:
+            lo, hi = max(b.n0, c0), min(b.n1, c1)
+            if lo < hi:
+                out.append((b, lo, hi))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"w_out": self.w_out, "weights": self.weights, "k": self.k,
+                "blocks": [asdict(b) | {"tag": b.tag} for b in self.blocks],
+                "program": [b.tag for b in self.program]}
+
+
+class AimcEngine(Engine):
+    """The crossbars of ``aimc``; partial sums of split matrices add on ``accumulator``.
+
+    ``analog`` holds the non-idealities functional runs apply.
+    """
+
+    name = "aimc"
+    component: Aimc
+
+    def __init__(self, aimc: Aimc, accumulator: ClusterEngine, analog: AnalogSpec):
+        super().__init__(aimc)
+        self.aimc, self.accumulator, self.analog = aimc, accumulator, analog
+
+    # -- mapping -------------------------------------------------------------------------
+
+    def supports(self, op: Op) -> str | None:
+        if op.kind not in (OpKind.CONV2D, OpKind.FULLY_CONNECTED):
+            return ("the crossbars run dense convolutions and fully connected layers, "
+                    f"not {op.kind.value}")
+        return None
+
+    def l1_needs(self, op: Op) -> L1Needs:
+        return L1Needs(weights=False, scratch_bytes=0,
+                       row_quantum=self.accumulator.cluster.spec.n_cores)
+
+    def tile_cycles(self, op: Op, g: Geometry, h: int, c: int) -> int:
+        spec, clock = self.aimc.spec, self.aimc.clock
+        k, _ = matrix_of(op)
+        cycles = 0
+        for n0 in range(0, c, spec.cols):
+            for k0 in range(0, k, spec.rows):
+                cycles += spec.batch_cycles(min(spec.rows, k - k0), min(spec.cols, c - n0),
+                                            h * g.w_out, clock)
+        row_blocks = -(-k // spec.rows)
+        if row_blocks > 1:
+            cycles += self.accumulator.add_cycles(h, g.w_out, c * (row_blocks - 1))
+        return cycles
+
+    def tile_energy_pj(self, op: Op, g: Geometry, h: int, c: int) -> float:
+        spec = self.aimc.spec
+        k, _ = matrix_of(op)
+        energy = 0.0
+        for n0 in range(0, c, spec.cols):
+            for k0 in range(0, k, spec.rows):
+                energy += h * g.w_out * spec.mvm_energy_pj(min(spec.rows, k - k0),
+                                                           min(spec.cols, c - n0))
+        return energy
+
+    def allocate(self, ops: Sequence[Op]) -> EngineMapping:
+        spec = self.aimc.spec
+        alloc = allocate([(op.name, *matrix_of(op)) for op in ops], spec.n_crossbars,
+                         spec.rows, spec.cols)
+        payloads, notes = {}, {}
+        for op in ops:
+            if op.name not in alloc.blocks:
+                continue
+            assert op.weights is not None
+            program = alloc.programs.get(op.name, ())
+            payloads[op.name] = AimcLayer(geometry(op).w_out, op.weights.name,
+                                          matrix_of(op)[0], alloc.blocks[op.name], program)
+            if program:
+                notes[op.name] = f"programs {len(program)} crossbar blocks"
+        summary = {"pinned": alloc.pinned, "groups": alloc.groups,
+                   "crossbars_used": alloc.crossbars_used, "crossbars": spec.n_crossbars,
+                   "pinned_rows": sum(b.rows for bs in alloc.blocks.values() for b in bs)
+                   if alloc.pinned else 0}
+        return EngineMapping(payloads, {name: "too large for the crossbars"
+                                        for name in alloc.too_large},
+                             frozenset(payloads) if alloc.pinned else frozenset(), summary,
+                             notes)
+
+    # -- runtime ---------------------------------------------------------------------------
+
+    def _layers(self, schedule: Schedule) -> list[Layer]:
+        return [layer for layer in schedule.layers if layer.engine == self.name]
+
+    def preload(self, rt: Runtime) -> None:
+        """Pinned weights are programmed at deployment, before the run."""
+        if not rt.schedule.engines.get(self.name, {}).get("pinned"):
+            return
+        for layer in self._layers(rt.schedule):
+            for b in layer.payload.blocks:
+                job = ProgramJob(b.crossbar, b.tag, b.rows, b.cols, b.row0, b.col0,
+                                 weights=self._weights(rt, b))
+                self.aimc.crossbars[b.crossbar].preload(job)
+
+    def _weights(self, rt: Runtime, block: Block) -> Any:
+        """What crossbar ``block.crossbar`` keeps for ``block`` (functional runs)."""
+        model = rt.fn.models.get(self.name) if rt.fn is not None else None
+        if model is None:
+            return None
+        return model.block_weights(block, self.aimc.crossbars[block.crossbar])
+
+    def before_layer(self, rt: Runtime, layer: Layer) -> Generator[simpy.Event, Any, None]:
+        """Reprogram the crossbars with the blocks of ``layer``'s group. Each block's weights
+        come to L1 by DMA, then are written; the weights of the next block travel while the
+        current one is written (two L1 areas)."""
+        blocks = layer.payload.program
+        if not blocks:
+            return
+        sources = {x.name: x.payload for x in self._layers(rt.schedule)}
+        l1 = rt.soc.memory("l1")
+        area = max(b.rows * b.cols for b in blocks)
+        areas = [l1.base, l1.base + area]
+        if 2 * area > l1.size:  # room for one block only: fetch, then write, in turn
+            areas = [l1.base]
+
+        def fetch(i: int) -> Generator[simpy.Event, Any, None]:
+            b = blocks[i]
+            src = sources[b.layer]
+            level, addr = rt.schedule.placement[src.weights]
+            c = Copy(src.weights, level, addr + b.n0 * src.k + b.k0, b.cols, b.rows, src.k,
+                     areas[i % len(areas)])
+            yield from rt.load(c, i % 2, f"{b.tag} weights")
+
+        def write(i: int) -> Generator[simpy.Event, Any, None]:
+            b = blocks[i]
+            yield from self.aimc.run(ProgramJob(b.crossbar, b.tag, b.rows, b.cols, b.row0,
+                                                b.col0, src_addr=areas[i % len(areas)],
+                                                weights=self._weights(rt, b), layer=b.layer))
+
+        if len(areas) == 2:
+            yield from double_buffered(rt.soc, len(blocks), fetch, write, _nothing,
+                                       f"{layer.name} programming")
+        else:
+            for i in range(len(blocks)):
+                yield from fetch(i)
+                yield from write(i)
+
+    def run_tile(self, rt: Runtime, layer: Layer, tile: Tile
+                 ) -> Generator[simpy.Event, Any, None]:
+        p: AimcLayer = layer.payload
+        label = f"{layer.name} t{tile.index}"
+        h = tile.r1 - tile.r0
+        model = rt.fn.models.get(self.name) if rt.fn is not None else None
+        events = []
+        for b, lo, hi in p.blocks_for(tile.c0, tile.c1):
+            fn = model.block_fn(layer, tile, b, lo, hi) if model is not None else None
+            mvm = MvmJob(b.crossbar, h * p.w_out, b.rows, hi - lo, b.row0, b.col0 + lo - b.n0,
+                         b.tag, tile.in_addr, tile.out_addr, f"{label} {b.tag}", layer.name,
+                         tile.index, compute=fn)
+            events.append(self.aimc.submit(mvm))
+        yield rt.env.all_of(events)
+        if p.row_blocks > 1:
+            yield from self.accumulator.accumulate(layer, tile, p.w_out, p.row_blocks - 1)
+
+    def track(self, layer: Layer) -> tuple[str, str]:
+        return self.aimc.crossbars[layer.payload.blocks[0].crossbar].path, "mvm"
+
+    def results(self, rt: Runtime, schedule: Schedule) -> dict[str, Any]:
+        return {**schedule.engines.get(self.name, {}),
+                "row_writes": sum(x.writes for x in self.aimc.crossbars)}
+
+    # -- functional mode -------------------------------------------------------------------
+
+    def functional_model(self, fn: Any, schedule: Schedule, seed: int) -> AnalogModel | None:
+        layers = {x.name: x.payload.blocks for x in self._layers(schedule)}
+        if not layers:
+            return None
+        pinned = schedule.engines.get(self.name, {}).get("pinned")
+        return AnalogModel(fn, layers, crossbar_spec(self.aimc.spec, self.analog),
+                           self.analog.weights_age_s if pinned else 0.0,
+                           None if self.analog.adc_full_scale else seed)
+
+
+def _nothing(i: int) -> Generator[simpy.Event, Any, None]:
+    yield from ()

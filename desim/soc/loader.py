@@ -1,0 +1,124 @@
+"""Finding platforms: by built-in name, script path, loaded module or spec object.
+
+A platform script (a module in ``platforms/``, shipped as ``desim.platforms``, or any
+``.py`` file) defines ``default_spec() -> Spec`` and ``build(sim, spec) -> Soc``. A spec
+object whose class has ``build(sim)`` (e.g. :class:`desim.soc.pulp.SocSpec`) is a platform
+too. Scripts are loaded under a module name made from their resolved path, so two
+scripts of the same file name in different folders are two platforms.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib.util
+import pkgutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from desim.errors import SpecError
+from desim.kernel import Sim
+from desim.spec import Spec
+
+DEFAULT_PLATFORM = "imc_cluster"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """A platform: its name, its default spec and how to build it from a spec."""
+
+    name: str
+    default_spec: Callable[[], Spec]
+    build: Callable[[Sim, Spec], Any]
+    doc: str = ""
+
+
+def platform_dir() -> Path:
+    """Folder of the built-in platform scripts.
+
+    Installed, it is the package ``desim.platforms`` (the repository's ``platforms/``);
+    when desim is imported straight from a source checkout, the ``platforms/`` beside it.
+    """
+    try:
+        import desim.platforms as pkg
+
+        return Path(next(iter(pkg.__path__)))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "platforms"
+
+
+def platform_names() -> list[str]:
+    """Names of the built-in platforms."""
+    return sorted(m.name for m in pkgutil.iter_modules([str(platform_dir())])
+                  if not m.name.startswith("_"))
+
+
+def is_script_path(name: str) -> bool:
+    """True when ``name`` reads as a path to a platform script rather than a name."""
+    return name.endswith(".py") or "/" in name or "\\" in name
+
+
+def load_platform(platform: str | Path | ModuleType | Spec | Platform) -> Platform:
+    """The platform for a built-in name, a script path, a loaded module or a spec."""
+    if isinstance(platform, Platform):
+        return platform
+    if isinstance(platform, Spec):
+        build = getattr(platform, "build", None)
+        if not callable(build):
+            raise SpecError(f"a {type(platform).__name__} object carries no builder; give "
+                            "the platform's name, script or module instead")
+        name = getattr(platform, "name", type(platform).__name__)
+        return Platform(name, lambda: platform, lambda sim, spec: spec.build(sim))
+    if isinstance(platform, ModuleType):
+        return _from_module(platform, platform.__name__.rpartition(".")[2])
+    name = str(platform)
+    if isinstance(platform, Path) or is_script_path(name):
+        path = Path(name)
+        if not path.is_file():
+            raise SpecError(f"platform file {name} does not exist; give a built-in name "
+                            f"({', '.join(platform_names())}) or a path to a platform script")
+        return _from_module(_load_file(path), path.stem)
+    names = platform_names()
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise SpecError(f"unknown platform '{name}': {hint}available: {', '.join(names)} "
+                        "(or give a path to a platform script)")
+    return _from_module(_load_file(platform_dir() / f"{name}.py", f"desim.platforms.{name}"),
+                        name)
+
+
+def _from_module(module: ModuleType, name: str) -> Platform:
+    for attr in ("default_spec", "build"):
+        if not callable(getattr(module, attr, None)):
+            raise SpecError(f"platform {name} defines no {attr}(); a platform script must "
+                            "define default_spec() and build(sim, spec)")
+    return Platform(name, module.default_spec, module.build, describe_module(module))
+
+
+def _load_file(path: Path, module_name: str | None = None) -> ModuleType:
+    """The module of the script at ``path``, loaded once per resolved path."""
+    if module_name is None:
+        digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+        module_name = f"desim_user_platform_{path.stem}_{digest}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def describe_module(module: ModuleType) -> str:
+    """First line of a module's docstring."""
+    return (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
