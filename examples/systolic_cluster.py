@@ -34,6 +34,7 @@ import simpy
 
 from desim.engines import Engine, L1Needs
 from desim.hw.dram.spec import preset
+from desim.hw.jobs import l1_traffic
 from desim.kernel import Component, Sim
 from desim.soc.pulp import PulpSoc, SocSpec
 from desim.spec import Spec, param, subspec
@@ -90,9 +91,9 @@ class SystolicArray(Component):
 
     def _traffic(self, reads: tuple[tuple[int, int], ...], out: tuple[int, int]
                  ) -> Generator[simpy.Event, Any, None]:
-        for addr, nbytes in reads:
-            yield from self.mem.access(addr, nbytes, False, self.path)
-        yield from self.mem.access(*out, True, self.path)
+        for addr, nbytes in reads:  # re-reads may exceed L1: l1_traffic sweeps it
+            yield from l1_traffic(self.mem, addr, nbytes, False, self.path)
+        yield from l1_traffic(self.mem, *out, True, self.path)
 
 
 class SystolicEngine(Engine):
