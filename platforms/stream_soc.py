@@ -23,7 +23,7 @@ import simpy
 
 from desim.errors import SpecError
 from desim.hw.dma import Copy1D, Dma, DmaRecord, DmaSpec, Region
-from desim.hw.engine import ComputeEngine, EngineSpec
+from desim.hw.mac_array import MacArray, MacArraySpec
 from desim.hw.interconnect import Interconnect, LinkSpec, add_link
 from desim.hw.memory import Sram, SramSpec
 from desim.kernel import Clock, Sim
@@ -60,7 +60,7 @@ class StreamSocSpec(Spec):
     dma: DmaSpec = subspec(DmaSpec, channels=2,
                            cite={"channels": "assumed: one channel per direction"},
                            doc="DMA: channel 0 brings tiles in, channel 1 takes results out")
-    engine: EngineSpec = subspec(EngineSpec)
+    engine: MacArraySpec = subspec(MacArraySpec)
 
 
 def default_spec() -> StreamSocSpec:
@@ -80,7 +80,7 @@ class StreamSoc(Soc):
         # bindings
         self.dma = Dma(self, "dma", self.ic, [Region.of(self.l2, "l2"), Region.of(self.l1, "l1")],
                        spec.dma)
-        self.engine = ComputeEngine(self, "engine", spec.engine, self.l1)
+        self.engine = MacArray(self, "engine", spec.engine, self.l1)
 
     def map(self, workload: Any) -> TileStream:
         """A tile stream runs as it is; anything else is refused before the run."""

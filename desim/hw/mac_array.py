@@ -1,4 +1,4 @@
-"""A fixed-throughput digital compute engine: a MAC array fed from a local memory.
+"""A fixed-throughput MAC array fed from a local memory (stream_soc's compute unit).
 
 Timing of one job of ``macs`` multiply-accumulates reading ``in_bytes`` and writing
 ``out_bytes`` of its local memory (cycles of the engine's clock)::
@@ -25,7 +25,7 @@ from desim.spec import Spec, param
 
 
 @dataclass(frozen=True)
-class EngineSpec(Spec):
+class MacArraySpec(Spec):
     """A digital MAC array."""
 
     macs_per_cycle: float = param(
@@ -39,12 +39,12 @@ class EngineSpec(Spec):
         source="DIANA digital core 14 TOPS/W peak (Ueyoshi et al., ISSCC 2022): 2/14 pJ per MAC")
 
 
-class ComputeEngine(Component):
+class MacArray(Component):
     """Runs compute jobs one at a time, reading operands from and writing results to ``mem``."""
 
     kind = "engine"
 
-    def __init__(self, parent: Component, name: str, spec: EngineSpec, mem: Any):
+    def __init__(self, parent: Component, name: str, spec: MacArraySpec, mem: Any):
         super().__init__(parent, name, spec=spec)
         self.mem = mem
         self._lock = simpy.Resource(self.env, capacity=1)
