@@ -23,8 +23,8 @@ import simpy
 
 from desim.errors import SpecError
 from desim.hw.dma import Copy1D, Dma, DmaRecord, DmaSpec, Region
-from desim.hw.mac_array import MacArray, MacArraySpec
 from desim.hw.interconnect import Interconnect, LinkSpec, add_link
+from desim.hw.mac_array import MacArray, MacArraySpec
 from desim.hw.memory import Sram, SramSpec
 from desim.kernel import Clock, Sim
 from desim.runtime.executor import Execution, energy_of
