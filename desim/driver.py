@@ -21,12 +21,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from desim.kernel import Sim
 from desim.result import RunResult
+from desim.runtime.executor import Execution
 from desim.soc.loader import Platform, load_platform
 from desim.spec import Spec
 from desim.trace import Recorder
@@ -54,7 +55,7 @@ def simulate(platform: PlatformLike, workload: Any, *, seed: int = 0,
     ``inputs`` (an array or a ``.npy`` path) or a seeded random input, the model's
     weights or seeded random ones; timing is the same as without it.
     """
-    wl = load_workload(workload) if isinstance(workload, str | Path) else workload
+    wl = load_workload(str(workload)) if isinstance(workload, str | Path) else workload
     functional = functional or inputs is not None
     if functional:  # bad input fails here, before anything is built
         from desim.functional import mode
@@ -72,8 +73,9 @@ def simulate(platform: PlatformLike, workload: Any, *, seed: int = 0,
         fn = mode.Functional(wl, plan, values).attach(soc.engines.values(), plan, seed)
     main = sim.process(soc.execute(plan, fn), "main")
     sim.run()
+    execution = cast(Execution, main.value)
     result = RunResult(plat.name, getattr(wl, "name", str(workload)), wl, spec, seed, sim,
-                       soc, plan, main.value)
+                       soc, plan, execution)
     if fn is not None:
         result.outputs, result.tensors = fn.outputs(), fn.values
         result.functional = {**fn.summary(), "input": source, "weights": weights}

@@ -106,7 +106,8 @@ def crossbar_spec(aimc: AimcSpec, analog: AnalogSpec) -> CrossbarSpec:
     if min(bits.values()) < 2:
         raise SpecError(f"functional mode needs signed converters and cells: aimc "
                         f"weight_bits, dac_bits and adc_bits must be >= 2, got {bits}")
-    return CrossbarSpec(rows=aimc.rows, cols=aimc.cols, **bits,
+    return CrossbarSpec(rows=aimc.rows, cols=aimc.cols, weight_bits=aimc.weight_bits,
+                        dac_bits=aimc.dac_bits, adc_bits=aimc.adc_bits,
                         adc_gain=aimc.rows / (analog.adc_full_scale or aimc.rows),
                         read_noise_sigma=analog.read_noise_sigma,
                         prog_noise_sigma=analog.prog_noise_sigma, drift_nu=analog.drift_nu,

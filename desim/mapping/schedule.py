@@ -120,5 +120,10 @@ class Schedule:
 
 def _layer_dict(layer: Layer) -> dict[str, Any]:
     p = layer.payload
-    payload = p.to_dict() if hasattr(p, "to_dict") else asdict(p) if is_dataclass(p) else p
+    if hasattr(p, "to_dict"):
+        payload = p.to_dict()
+    elif is_dataclass(p) and not isinstance(p, type):
+        payload = asdict(p)
+    else:
+        payload = p
     return {**asdict(layer), "payload": payload}

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from desim.errors import SpecError
 from desim.kernel import Sim
@@ -72,7 +72,7 @@ def load_platform(platform: str | Path | ModuleType | Spec | Platform) -> Platfo
             raise SpecError(f"a {type(platform).__name__} object carries no builder; give "
                             "the platform's name, script or module instead")
         name = getattr(platform, "name", type(platform).__name__)
-        return Platform(name, lambda: platform, lambda sim, spec: spec.build(sim))
+        return Platform(name, lambda: platform, lambda sim, spec: cast(Any, spec).build(sim))
     if isinstance(platform, ModuleType):
         return _from_module(platform, platform.__name__.rpartition(".")[2])
     name = str(platform)
