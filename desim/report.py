@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -96,3 +98,38 @@ def _value(v: Any) -> str:
     if isinstance(v, float) and v >= 1e5:
         return f"{v:.4g}"
     return str(v)
+
+
+def results_table(rows: Iterable[Mapping[str, Any]]) -> str:
+    """The README's results table (Markdown): one row per network x platform run.
+
+    Each row holds ``workload``, ``platform``, ``note`` (what sets the platform apart,
+    shown on its first row), ``total_ps``, ``cycles``, ``macs``, ``energy_pj`` (total) and
+    ``dram_bytes`` (read + written). ``benchmarks/zoo_bench.py --markdown`` prints it from
+    runs and tests/test_readme_results.py rebuilds it from the golden baselines, so both
+    share this one formatting.
+    """
+    def three_digits(value: float, units: tuple[str, ...]) -> str:
+        """``value`` (in ``units[-1]``, each unit 1000x the next) to 3 significant digits,
+        in the largest unit that keeps it at least 1."""
+        i = 0
+        while i < len(units) - 1 and value < 1000 ** (len(units) - 1 - i):
+            i += 1
+        scaled = value / 1000 ** (len(units) - 1 - i)
+        return f"{scaled:.{max(0, 2 - int(math.log10(max(scaled, 1))))}f} {units[i]}"
+
+    out = ["| network | platform | latency | MAC/cycle | energy | DRAM traffic |",
+           "|---|---|---:|---:|---:|---:|"]
+    seen: set[str] = set()
+    for r in rows:
+        platform = r["platform"]
+        if platform not in seen and r["note"]:
+            platform = f"{platform} ({r['note']})"
+        seen.add(r["platform"])
+        cells = [r["workload"], platform,
+                 three_digits(r["total_ps"], ("s", "ms", "us", "ns", "ps")),
+                 f"{r['macs'] / r['cycles']:.1f}",
+                 three_digits(r["energy_pj"], ("J", "mJ", "uJ", "nJ", "pJ")),
+                 _bytes(r["dram_bytes"]) if r["dram_bytes"] else "0"]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)

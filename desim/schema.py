@@ -1,0 +1,417 @@
+"""The schema of ``summary.json``, as typed records: what each key holds, its unit, when
+it is present.
+
+One source for three uses: :func:`validate` checks a summary against it (the tests run it
+on real runs), :func:`markdown` renders the reference tables of ``docs/summary.md``, and
+the records below are the typed reading of a summary for code that consumes one.
+
+Each record is a dataclass whose fields carry a description, a unit and, for keys that
+are not always present, the condition (``when``). A record with a ``SECTION`` is rendered
+as its own table; the others are flattened into their parent's table as dotted keys. A
+record with ``EXTRA`` is an open mapping: besides its fields it takes keys of its own
+(component paths in ``energy_pj``, engine entries at the top level).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from desim.errors import DesimError
+
+
+def key(doc: str, unit: str = "", when: str = "") -> Any:
+    """A field's description, unit and, when it is not always present, the condition."""
+    return field(metadata={"doc": doc, "unit": unit, "when": when})
+
+
+@dataclass(frozen=True)
+class Extra:
+    """The keys an open record takes besides its fields: placeholder, type, meaning."""
+
+    name: str
+    type: Any
+    doc: str
+    unit: str = ""
+
+
+# -- records ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PlatformEntry:
+    """The platform that ran."""
+
+    name: str = key("platform name (built-in) or script stem")
+    params: dict[str, Any] = key("the fully resolved platform spec, overrides applied: every "
+                                 "key is settable with `--set` (see [platforms.md](platforms.md))")
+
+
+@dataclass(frozen=True)
+class WorkloadEntry:
+    """The workload that ran."""
+
+    name: str = key("workload name (built-in) or model file stem")
+
+
+@dataclass(frozen=True)
+class Component:
+    """One component of the SoC tree (memories, DMA engines, links, engines)."""
+
+    SECTION: ClassVar[str] = "Components: `components[path]`"
+
+    kind: str = key("model kind: `soc`, `sram`, `dma`, `interconnect`, `engine`, `dram`, ...")
+    busy_ps: int = key("time during which at least one of its lanes was busy (the union of "
+                       "its busy intervals)", "ps")
+    utilization: float = key("`busy_ps / total_ps`", "fraction")
+    bytes_read: int = key("bytes read from this component (memories) or by it (masters)",
+                          "B")
+    bytes_written: int = key("bytes written to this component (memories) or by it "
+                             "(masters)", "B")
+
+
+@dataclass(frozen=True)
+class LevelBytes:
+    """Bytes a layer moved at each memory level."""
+
+    l1: int = key("bytes read and written in L1", "B")
+    l2: int = key("bytes read and written in L2 (0 without an L2)", "B")
+    dram: int = key("bytes read and written in DRAM", "B")
+
+
+@dataclass(frozen=True)
+class StallCycles:
+    """Cycles a layer's engine sat idle waiting for data."""
+
+    dma: float = key("waiting for tiles to arrive in L1 from on-chip memory", "cycles")
+    dram: float = key("waiting for weights or activations streamed from DRAM", "cycles")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One executed op of a DNN graph, in execution order (the list is empty for workloads
+    without layers)."""
+
+    SECTION: ClassVar[str] = "Layers: `layers[i]`"
+
+    index: int = key("position in execution order")
+    name: str = key("op name from the graph")
+    kind: str = key("op kind: `conv2d`, `depthwise_conv2d`, `fully_connected`, `add`, ...")
+    engine: str = key("what ran it: `cluster`, `aimc`, another engine of the platform, or "
+                      "`none` (ops that move no data, e.g. reshape)")
+    start_ps: int = key("when the layer's first job started", "ps")
+    end_ps: int = key("when its last output was written", "ps")
+    cycles: float = key("`end_ps - start_ps` in cycles of the main clock", "cycles")
+    macs: int = key("MACs of the op (padded positions count)", "MAC")
+    macs_per_cycle: float = key("`macs / cycles`", "MAC/cycle")
+    tiles: int = key("number of tiles the layer was cut into")
+    bytes: LevelBytes = key("bytes moved at each level for this layer")
+    bound: str = key("`compute` or `transfer`: which side the layer waited on most")
+    compute_cycles: float = key("cycles during which the layer's engine was computing",
+                                "cycles")
+    stall_cycles: StallCycles = key("cycles the engine sat idle within the layer")
+    energy_pj: float = key("energy spent while the layer ran", "pJ")
+    l1_footprint_bytes: int = key("L1 the layer's tiles occupy (double-buffered tiles, "
+                                  "im2col buffer)", "B")
+    l2_live_bytes: int = key("L2 occupied while the layer runs: live activations, resident "
+                             "weights, staging", "B")
+
+
+@dataclass(frozen=True)
+class Energy:
+    """Energy per component that accounts it, and their sum."""
+
+    EXTRA: ClassVar[Extra] = Extra("<path>", float, "energy of the component at that path",
+                                   "pJ")
+
+    total: float = key("sum over the components", "pJ",
+                       when="energy is modelled (the object is empty otherwise)")
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Memory use of a mapped workload (DNN graphs)."""
+
+    SECTION: ClassVar[str] = "Memory: `memory`"
+
+    l1_peak_bytes: int = key("largest L1 footprint of a layer's tiles", "B")
+    l2_peak_bytes: int = key("high-water mark of L2 allocation: activations, weights kept in "
+                             "L2, staging buffers (0 without an L2)", "B")
+    dram_bytes: int = key("DRAM allocated to the tensors placed there (those that do not fit "
+                          "on chip)", "B")
+    dram_traffic_bytes: int = key("bytes read from and written to DRAM during the run", "B")
+
+
+@dataclass(frozen=True)
+class Aimc:
+    """The AIMC engine's entry: how the layers were put on the crossbars."""
+
+    SECTION: ClassVar[str] = "AIMC engine entry: `aimc`"
+
+    pinned: bool = key("all AIMC layers fit at once: programmed before the run, never "
+                       "reprogrammed")
+    groups: int = key("programming groups: layer groups programmed in turn when not pinned")
+    crossbars_used: int = key("crossbars holding weights")
+    crossbars: int = key("crossbars of the platform (`aimc.n_crossbars`)")
+    pinned_rows: int = key("crossbar rows programmed before the run (0 when not pinned)",
+                           "rows")
+    row_writes: int = key("crossbar rows written, before and during the run", "rows")
+    fallback: list[str] = key("layers too large for the crossbars, run by another engine",
+                              when="a layer was rejected")
+
+
+@dataclass(frozen=True)
+class Functional:
+    """What a functional run computed (see [functional.md](functional.md))."""
+
+    SECTION: ClassVar[str] = "Functional runs: `functional`"
+
+    output_file: str = key("file of the first graph output: `output.npy`")
+    output_files: list[str] = key("every output file: `output.npy`, `output_1.npy`, ...",
+                                  when="the graph has more than one output")
+    input: str = key("where the input came from: `random (seed N)`, the `--input` path, or "
+                     "`array`")
+    weights: str = key("where the weights came from: `model`, or `random (seed N)`")
+    top1_agreement: bool | float = key(
+        "whether the output's largest element is the digital result's (a bool for one row, "
+        "the fraction of rows that agree for a batch)", when="an engine with numerics of its "
+        "own (AIMC) ran layers")
+    snr_db: float | None = key(
+        "`10 log10(sum ref^2 / sum (out - ref)^2)` over the dequantised outputs; null when "
+        "they are identical", "dB", when="as `top1_agreement`")
+    layer_snr_db: dict[str, float | None] = key(
+        "per layer of such an engine, the same SNR of its output against the digital layer "
+        "fed the same input (the error that layer adds)", "dB", when="as `top1_agreement`")
+
+
+@dataclass(frozen=True)
+class SimStats:
+    """What the simulation cost (not deterministic: wall time varies run to run)."""
+
+    events: int = key("SimPy events processed")
+    wall_s: float = key("wall-clock time spent in the event loop", "s")
+    events_per_s: float = key("`events / wall_s`", "events/s")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The document ``desim run`` writes as ``summary.json`` (``RunResult.summary``)."""
+
+    SECTION: ClassVar[str] = "Top level"
+    EXTRA: ClassVar[Extra] = Extra(
+        "<engine>", dict[str, Any], "the entry of an engine that reports one, named after "
+        "the engine (`aimc` above is the built-in one; an engine a platform script defines "
+        "may add its own); present when the platform has that engine")
+
+    desim_version: str = key("version of desim that produced the file")
+    platform: PlatformEntry = key("the platform that ran")
+    workload: WorkloadEntry = key("the workload that ran")
+    seed: int = key("root random seed")
+    total_ps: int = key("simulated time from 0 to the end of the last activity", "ps")
+    cycles: float = key("`total_ps` in cycles of the platform's main clock", "cycles")
+    clock_hz: int = key("frequency of the platform's main clock", "Hz")
+    components: dict[str, Component] = key("one record per component, by path (`soc.l1`, "
+                                           "...)")
+    layers: list[Layer] = key("per-layer records in execution order (empty for workloads "
+                              "without layers)")
+    macs: int = key("multiply-accumulates executed (0 when the workload does not count "
+                    "them)", "MAC")
+    energy_pj: Energy = key("energy per component path, and `total`", "pJ")
+    memory: Memory = key("peak footprint per level and DRAM traffic",
+                         when="DNN workloads (a mapped schedule)")
+    aimc: Aimc = key("the AIMC engine's entry", when="platforms with crossbars")
+    functional: Functional = key("what a functional run computed",
+                                 when="functional runs (`--functional`, `--input`)")
+    sim: SimStats = key("simulator statistics")
+
+
+# -- validation ---------------------------------------------------------------------------
+
+def validate(doc: Any, engines: Iterable[str] = ()) -> None:
+    """Check ``doc`` against :class:`Summary`: required keys, types, no unknown keys where a
+    record is closed. Raises :class:`DesimError` naming the first offending key path.
+
+    An unknown top-level key passes as an engine entry when it names an engine: one that
+    ran a layer (``layers[].engine``) or one given in ``engines``.
+    """
+    layers = doc.get("layers") if isinstance(doc, Mapping) else None
+    known = set(engines) | {x.get("engine") for x in layers or () if isinstance(x, Mapping)}
+    _check(doc, Summary, "", known)
+
+
+def _check(value: Any, tp: Any, path: str, engines: AbstractSet[Any] = frozenset()) -> None:
+    if dataclasses.is_dataclass(tp):
+        _check_record(value, tp, path, engines)
+        return
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (types.UnionType, typing.Union):
+        for option in args:
+            try:
+                _check(value, option, path)
+                return
+            except DesimError:
+                continue
+        _fail(path, _type_name(tp), value)
+    elif origin is list:
+        if not isinstance(value, list):
+            _fail(path, _type_name(tp), value)
+        for i, item in enumerate(value):
+            _check(item, args[0], f"{path}[{i}]")
+    elif origin is dict:
+        if not isinstance(value, Mapping):
+            _fail(path, _type_name(tp), value)
+        for k, item in value.items():
+            if not isinstance(k, str):
+                _fail(f"{path}.{k!r}", "a string key", k)
+            _check(item, args[1], _join(path, k))
+    elif not _is_instance(value, tp):
+        _fail(path, _type_name(tp), value)
+
+
+def _check_record(value: Any, tp: Any, path: str, engines: AbstractSet[Any]) -> None:
+    if not isinstance(value, Mapping):
+        _fail(path, f"an object ({tp.__name__})", value)
+    hints = typing.get_type_hints(tp)
+    names = set()
+    for f in dataclasses.fields(tp):
+        names.add(f.name)
+        if f.name in value:
+            _check(value[f.name], hints[f.name], _join(path, f.name))
+        elif not f.metadata["when"]:
+            raise DesimError(f"summary.json: {_join(path, f.name)}: required key is missing; "
+                             f"expected {_type_name(hints[f.name])}: {f.metadata['doc']}")
+    extra: Extra | None = getattr(tp, "EXTRA", None)
+    for k in value:
+        if k in names:
+            continue
+        where = _join(path, k)
+        if extra is None:
+            raise DesimError(f"summary.json: {where}: unknown key; {path or 'the top level'} "
+                             f"takes {', '.join(sorted(names))}")
+        if tp is Summary and k not in engines:
+            raise DesimError(f"summary.json: {where}: unknown top-level key; expected one of "
+                             f"{', '.join(sorted(names))}, or the entry of an engine that "
+                             "ran a layer (layers[].engine) or is passed as engines=")
+        _check(value[k], extra.type, where)
+
+
+def _is_instance(value: Any, tp: Any) -> bool:
+    if tp is Any:
+        return True
+    if tp is type(None):
+        return value is None
+    if isinstance(value, bool):
+        return tp is bool
+    if tp is float:
+        return isinstance(value, int | float)
+    return isinstance(value, tp)
+
+
+def _join(path: str, k: str) -> str:
+    return f"{path}.{k}" if path else str(k)
+
+
+def _fail(path: str, expected: str, value: Any) -> typing.NoReturn:
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise DesimError(f"summary.json: {path or 'the document'}: expected {expected}, got "
+                     f"{_type_name(type(value))} {shown}")
+
+
+# -- rendering ----------------------------------------------------------------------------
+
+_NAMES = {str: "string", int: "int", float: "number", bool: "bool", type(None): "null",
+          Any: "any", dict: "object", list: "list"}
+
+
+def _type_name(tp: Any) -> str:
+    """``tp`` in JSON words: ``int``, ``list of Layer``, ``object of number``, ..."""
+    if dataclasses.is_dataclass(tp):
+        return "object"
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(a) for a in args)
+    inner = "records" if args and dataclasses.is_dataclass(args[-1]) else (
+        _type_name(args[-1]) if args else "")
+    if origin is list:
+        return f"list of {inner}"
+    if origin is dict:
+        return "object" if args[1] is Any else f"object of {inner}"
+    return _NAMES.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _link(tp: Any) -> str:
+    """The section a field's record is rendered in, as a Markdown link (or nothing)."""
+    inner = [a for a in typing.get_args(tp) if dataclasses.is_dataclass(a)]
+    record = tp if dataclasses.is_dataclass(tp) else (inner[0] if inner else None)
+    section = getattr(record, "SECTION", None)
+    if section is None:
+        return ""
+    anchor = "".join(c for c in section.lower().replace(" ", "-") if c.isalnum() or c in "-_")
+    return f" (see [below](#{anchor}))"
+
+
+def _rows(tp: Any, prefix: str) -> list[list[str]]:
+    """Table rows of ``tp``'s fields: records without a section inline, as dotted keys."""
+    hints = typing.get_type_hints(tp)
+    rows = []
+    for f in dataclasses.fields(tp):
+        ftype, meta = hints[f.name], f.metadata
+        name = f"{prefix}{f.name}"
+        rows.append([f"`{name}`", _type_name(ftype), meta["unit"], meta["when"] or "always",
+                     meta["doc"] + _link(ftype)])
+        if dataclasses.is_dataclass(ftype) and not hasattr(ftype, "SECTION"):
+            rows += _rows(ftype, f"{name}.")
+    extra: Extra | None = getattr(tp, "EXTRA", None)
+    if extra is not None:
+        rows.append([f"`{prefix}{extra.name}`", _type_name(extra.type), extra.unit,
+                     "open: any number of such keys", extra.doc])
+    return rows
+
+
+def _sections(tp: Any) -> list[Any]:
+    """``tp`` and every record with a section below it, depth first, each once."""
+    out = [tp]
+    hints = typing.get_type_hints(tp)
+    for f in dataclasses.fields(tp):
+        for t in (hints[f.name], *typing.get_args(hints[f.name])):
+            if dataclasses.is_dataclass(t):
+                out += [s for s in _sections(t) if s not in out]
+    return [t for t in out if hasattr(t, "SECTION")]
+
+
+def markdown() -> str:
+    """The reference tables of ``summary.json``: one per record with a section."""
+    out = []
+    for tp in _sections(Summary):
+        doc = " ".join((tp.__doc__ or "").split()).replace("``", "`")
+        out += [f"## {tp.SECTION}", "", doc, "",
+                "| key | type | unit | present | meaning |", "|---|---|---|---|---|"]
+        out += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |"
+                for row in _rows(tp, "")]
+        out.append("")
+    return "\n".join(out)
+
+
+#: the line of docs/summary.md below which :func:`markdown` writes
+MARKER = "<!-- generated by desim.schema.markdown(); do not edit below -->"
+
+
+def with_reference(text: str) -> str:
+    """``text`` (a document holding :data:`MARKER`) with everything below the marker
+    regenerated from the schema."""
+    head, sep, _ = text.partition(MARKER)
+    if not sep:
+        raise DesimError(f"no line '{MARKER}' to write the summary.json reference below")
+    return f"{head}{MARKER}\n\n{markdown()}"
+
+
+if __name__ == "__main__":  # python -m desim.schema docs/summary.md: regenerate in place
+    import sys
+    from pathlib import Path
+
+    doc = Path(sys.argv[1])
+    doc.write_text(with_reference(doc.read_text()))
