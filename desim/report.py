@@ -21,6 +21,22 @@ def _bytes(n: float) -> str:
     return f"{n:.0f} B"
 
 
+def _time_unit(largest_ps: float) -> tuple[str, float]:
+    """One time unit for a whole column: the largest that keeps its biggest value >= 1."""
+    for unit, scale in (("s", 1e12), ("ms", 1e9), ("us", 1e6), ("ns", 1e3)):
+        if largest_ps >= scale:
+            return unit, scale
+    return "ps", 1.0
+
+
+def _byte_unit(largest: float) -> tuple[str, float]:
+    """One byte unit for a whole column."""
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if largest >= scale:
+            return unit, scale
+    return "B", 1.0
+
+
 def format_summary(doc: dict[str, Any]) -> str:
     """The summary printed by ``desim run``: time, cycles, utilisation, simulator speed."""
     sim = doc["sim"]
@@ -33,20 +49,28 @@ def format_summary(doc: dict[str, Any]) -> str:
     if doc.get("macs"):
         lines.append(f"MACs      {doc['macs']:,}  ({doc['macs'] / max(doc['cycles'], 1):.2f} "
                      "MAC/cycle)")
-    lines += ["", f"{'component':<28} {'kind':<13} {'util':>7} {'busy':>12} {'read':>10} "
-              f"{'written':>10}"]
-    for path, c in doc["components"].items():
-        if not (c["busy_ps"] or c["bytes_read"] or c["bytes_written"]):
-            continue
+    shown = {p: c for p, c in doc["components"].items()
+             if c["busy_ps"] or c["bytes_read"] or c["bytes_written"]}
+    t_unit, t_scale = _time_unit(max((c["busy_ps"] for c in shown.values()), default=0))
+    b_unit, b_scale = _byte_unit(max((max(c["bytes_read"], c["bytes_written"])
+                                      for c in shown.values()), default=0))
+    lines += ["", f"{'component':<28} {'kind':<13} {'util':>7} {'busy ' + t_unit:>12} "
+              f"{'read ' + b_unit:>10} {'written ' + b_unit:>12}"]
+    for path, c in shown.items():
         lines.append(f"{path:<28} {c['kind']:<13} {c['utilization'] * 100:6.1f}% "
-                     f"{_si_time(c['busy_ps']):>12} {_bytes(c['bytes_read']):>10} "
-                     f"{_bytes(c['bytes_written']):>10}")
+                     f"{c['busy_ps'] / t_scale:>12.3f} {c['bytes_read'] / b_scale:>10.1f} "
+                     f"{c['bytes_written'] / b_scale:>12.1f}")
     energy = doc.get("energy_pj")
     if energy:
         parts = ", ".join(f"{k.split('.')[-1]} {v / 1e6:.2f}" for k, v in energy.items()
                           if k != "total")
         lines += ["", f"energy    {energy['total'] / 1e6:.2f} uJ  ({parts} uJ)"]
     layers = doc.get("layers") or []
+    engines = dict.fromkeys(x["engine"] for x in layers)
+    usage = [f"{name:<9} {doc[name]['usage']}" for name in engines
+             if isinstance(doc.get(name), dict) and "usage" in doc[name]]
+    if usage:
+        lines += ["", *usage]
     if layers:
         lines += ["", _layer_table(layers, LAYER_ROWS)]
     lines.append("")
@@ -63,13 +87,15 @@ def _layer_table(layers: list[dict[str, Any]], rows: int) -> str:
     """The layers in order, or the slowest ``rows`` of them when there are more."""
     shown = layers if len(layers) <= rows else sorted(
         sorted(layers, key=lambda x: -x["cycles"])[:rows], key=lambda x: x["index"])
+    unit, scale = _byte_unit(max(x["bytes"]["dram"] for x in shown))
     head = (f"{'#':>3}  {'layer':<22} {'engine':<9} {'tiles':>5} {'cycles':>12} "
-            f"{'MAC/cyc':>8}  bound     {'DRAM':>9}")
+            f"{'setup':>11} {'MAC/cyc':>8}  bound     {'DRAM ' + unit:>9}")
     out = [head]
     for x in shown:
         out.append(f"{x['index']:>3}  {x['name'][:22]:<22} {x['engine'][:9]:<9} {x['tiles']:>5} "
-                   f"{x['cycles']:>12,.0f} {x['macs_per_cycle']:>8.2f}  {x['bound']:<9} "
-                   f"{_bytes(x['bytes']['dram']):>9}")
+                   f"{x['cycles']:>12,.0f} {x.get('setup_cycles', 0):>11,.0f} "
+                   f"{x['macs_per_cycle']:>8.2f}  {x['bound']:<9} "
+                   f"{x['bytes']['dram'] / scale:>9.{0 if scale == 1 else 1}f}")
     if len(shown) < len(layers):
         out.append(f"({rows} slowest of {len(layers)} layers; all in summary.json, "
                    "or desim trace summary)")

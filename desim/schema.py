@@ -110,9 +110,15 @@ class Layer:
     macs_per_cycle: float = key("`macs / cycles`", "MAC/cycle")
     tiles: int = key("number of tiles the layer was cut into")
     bytes: LevelBytes = key("bytes moved at each level for this layer")
-    bound: str = key("`compute` or `transfer`: which side the layer waited on most")
+    bound: str = key("`compute`, `transfer` or `setup`: what took most of the layer's "
+                     "time (computing, waiting for data, or its engine's set-up)")
     compute_cycles: float = key("cycles during which the layer's engine was computing",
                                 "cycles")
+    setup_cycles: float = key("cycles the layer waited for its engine's set-up before its "
+                              "tiles, e.g. the crossbar programming of the group it opens "
+                              "(work done for every layer of the group)", "cycles")
+    setup_energy_pj: float = key("energy spent during that set-up (part of `energy_pj`)",
+                                 "pJ")
     stall_cycles: StallCycles = key("cycles the engine sat idle within the layer")
     energy_pj: float = key("energy spent while the layer ran", "pJ")
     l1_footprint_bytes: int = key("L1 the layer's tiles occupy (double-buffered tiles, "
@@ -147,6 +153,29 @@ class Memory:
 
 
 @dataclass(frozen=True)
+class ProgrammingGroup:
+    """One reprogramming of the crossbars during the run."""
+
+    SECTION: ClassVar[str] = "Programming groups: `aimc.programming[i]`"
+
+    before: str = key("the layer that waited for it (the group's first layer)")
+    layers: list[str] = key("the layers whose weights it wrote, in execution order")
+    blocks: int = key("crossbar blocks written")
+    rows: int = key("crossbar rows written", "rows")
+    cycles: float = key("time from its first weight fetch to its last write", "cycles")
+    energy_pj: float = key("programming energy of its writes", "pJ")
+
+
+@dataclass(frozen=True)
+class ProgrammedLayer:
+    """Programming done on one layer's behalf during the run."""
+
+    cycles: float = key("crossbar time spent writing the layer's blocks", "cycles")
+    rows: int = key("rows written for it", "rows")
+    energy_pj: float = key("energy of those writes", "pJ")
+
+
+@dataclass(frozen=True)
 class Aimc:
     """The AIMC engine's entry: how the layers were put on the crossbars."""
 
@@ -160,6 +189,13 @@ class Aimc:
     pinned_rows: int = key("crossbar rows programmed before the run (0 when not pinned)",
                            "rows")
     row_writes: int = key("crossbar rows written, before and during the run", "rows")
+    packing_efficiency: float = key("cells holding weights / cells of the crossbars in use, "
+                                    "over every programming", "fraction")
+    programming: list[ProgrammingGroup] = key("each reprogramming during the run (empty "
+                                              "when pinned)")
+    programmed_layers: dict[str, ProgrammedLayer] = key("programming during the run per "
+                                                        "layer whose weights it wrote")
+    usage: str = key("one line on how the crossbars were used (the text summary prints it)")
     fallback: list[str] = key("layers too large for the crossbars, run by another engine",
                               when="a layer was rejected")
 

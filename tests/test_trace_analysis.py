@@ -175,15 +175,16 @@ def test_attribution_adds_up_to_the_window(rec):
     """[0, 60): compute [12,55) = 43; then the link [2,9) = 7, the port [56,59) = 3,
     the DMA channels the rest of [0,12) and [55,60) = 7; nothing idle."""
     got = attribute(role_spans(rec), 0, 60)
-    assert got == {"compute": 43, "dram": 0, "interconnect": 7, "memory": 3, "dma": 7,
-                   "idle": 0}
+    assert got == {"compute": 43, "setup": 0, "dram": 0, "interconnect": 7, "memory": 3,
+                   "dma": 7, "idle": 0}
 
 
 def test_compute_gaps(rec):
     """Gaps: [0,12) before c0 (link 7, DMA 5) and [55,60) after c2."""
     first, second = compute_gaps(rec, 60, top=5)
     assert (first.start, first.end, first.after.name, first.before) == (0, 12, "c0", None)
-    assert first.waits == {"dram": 0, "interconnect": 7, "memory": 0, "dma": 5, "idle": 0}
+    assert first.waits == {"setup": 0, "dram": 0, "interconnect": 7, "memory": 0, "dma": 5,
+                           "idle": 0}
     assert first.cause == "interconnect"
     assert (second.start, second.end, second.before.name) == (55, 60, "c2")
 

@@ -106,16 +106,17 @@ def test_layer_tables_from_the_summary(layered_dir, capsys):
     code, out, _ = _out(capsys, ["trace", "stalls", str(layered_dir)])
     rows = {ln.split()[0]: ln.split() for ln in out.splitlines()
             if ln[:5] in ("conv1", "fc   ") and "%" not in ln}
-    assert rows["conv1"][:8] == ["conv1", "cluster", "100", "70", "20", "0", "10", "compute"]
-    assert rows["fc"][:8] == ["fc", "aimc", "50", "20", "2", "28", "0", "transfer"]
+    assert rows["conv1"][:9] == ["conv1", "cluster", "100", "70", "0", "20", "0", "10",
+                                 "compute"]
+    assert rows["fc"][:9] == ["fc", "aimc", "50", "20", "0", "2", "28", "0", "transfer"]
 
 
 def test_trace_attribution_per_layer_window(layered_dir, capsys):
     """fc's window [100,150): DRAM busy [100,128) = 28, DMA alone [128,130) = 2, compute 20."""
     _, out, _ = _out(capsys, ["trace", "stalls", str(layered_dir)])
     (fc,) = [ln.split() for ln in out.splitlines() if ln.startswith("fc  ") and "%" in ln]
-    assert fc[:8] == ["fc", "50", "20", "40.0%", "28", "56.0%", "0", "0.0%"]
-    assert fc[10:12] == ["2", "4.0%"]
+    assert fc[:10] == ["fc", "50", "20", "40.0%", "0", "0.0%", "28", "56.0%", "0", "0.0%"]
+    assert fc[12:14] == ["2", "4.0%"]
 
 
 def test_summary_of_a_no_trace_run(tmp_path, capsys):
@@ -220,9 +221,10 @@ def test_trace_file_is_untouched_by_plotting(run_dir):
 
 
 def test_critical_path_per_layer(layered_dir, capsys):
-    """Path: conv1 in (20) -> conv1 t0 (70) -> conv1 out (10) -> fc in (30) -> fc t0 (20)."""
+    """Path: conv1 in (20) -> conv1 t0 (70) -> conv1 out (10) -> fc in (30) -> fc t0 (20),
+    each inside its layer's window; no waits, so no wait column."""
     _, out, _ = _out(capsys, ["trace", "stalls", str(layered_dir)])
     table = out[out.index("time on the path per layer"):].splitlines()[1:4]
-    assert [ln.split() for ln in table] == [["layer", "compute", "dma", "wait"],
-                                            ["conv1", "70", "30", "0"],
-                                            ["fc", "20", "30", "0"]]
+    assert [ln.split() for ln in table] == [["layer", "compute", "dma"],
+                                            ["conv1", "70", "30"],
+                                            ["fc", "20", "30"]]

@@ -84,6 +84,10 @@ class AimcEngine(Engine):
     def __init__(self, aimc: Aimc, accumulator: ClusterEngine, analog: AnalogSpec):
         super().__init__(aimc)
         self.aimc, self.accumulator, self.analog = aimc, accumulator, analog
+        #: one record per programming group run (see :meth:`results`)
+        self._groups: list[dict[str, Any]] = []
+        #: layer -> cycles, rows and energy of programming its own blocks
+        self._programmed: dict[str, dict[str, float]] = {}
 
     # -- mapping -------------------------------------------------------------------------
 
@@ -137,7 +141,9 @@ class AimcEngine(Engine):
         summary = {"pinned": alloc.pinned, "groups": alloc.groups,
                    "crossbars_used": alloc.crossbars_used, "crossbars": spec.n_crossbars,
                    "pinned_rows": sum(b.rows for bs in alloc.blocks.values() for b in bs)
-                   if alloc.pinned else 0}
+                   if alloc.pinned else 0,
+                   "packing_efficiency": round(alloc.packing_efficiency(spec.rows,
+                                                                        spec.cols), 4)}
         return EngineMapping(payloads, {name: "too large for the crossbars"
                                         for name in alloc.too_large},
                              frozenset(payloads) if alloc.pinned else frozenset(), summary,
@@ -187,11 +193,19 @@ class AimcEngine(Engine):
                      areas[i % len(areas)])
             yield from rt.load(c, i % 2, f"{b.tag} weights")
 
+        spec, clock = self.aimc.spec, rt.soc.clock
+        start, energy0 = rt.env.now, self.aimc.energy_pj
+
         def write(i: int) -> Generator[simpy.Event, Any, None]:
             b = blocks[i]
-            yield from self.aimc.run(ProgramJob(b.crossbar, b.tag, b.rows, b.cols, b.row0,
-                                                b.col0, src_addr=areas[i % len(areas)],
-                                                weights=self._weights(rt, b), layer=b.layer))
+            timing = yield from self.aimc.run(ProgramJob(
+                b.crossbar, b.tag, b.rows, b.cols, b.row0, b.col0,
+                src_addr=areas[i % len(areas)], weights=self._weights(rt, b), layer=b.layer))
+            own = self._programmed.setdefault(b.layer, {"cycles": 0.0, "rows": 0,
+                                                        "energy_pj": 0.0})
+            own["cycles"] += clock.cycles(timing.end - timing.start)
+            own["rows"] += b.rows
+            own["energy_pj"] += spec.program_energy_pj(b.rows, b.cols)
 
         if len(areas) == 2:
             yield from double_buffered(rt.soc, len(blocks), fetch, write, _nothing,
@@ -200,6 +214,11 @@ class AimcEngine(Engine):
             for i in range(len(blocks)):
                 yield from fetch(i)
                 yield from write(i)
+        self._groups.append({
+            "before": layer.name, "layers": list(dict.fromkeys(b.layer for b in blocks)),
+            "blocks": len(blocks), "rows": sum(b.rows for b in blocks),
+            "cycles": round(clock.cycles(rt.env.now - start), 3),
+            "energy_pj": round(self.aimc.energy_pj - energy0, 3)})
 
     def run_tile(self, rt: Runtime, layer: Layer, tile: Tile
                  ) -> Generator[simpy.Event, Any, None]:
@@ -222,8 +241,31 @@ class AimcEngine(Engine):
         return self.aimc.crossbars[layer.payload.blocks[0].crossbar].path, "mvm"
 
     def results(self, rt: Runtime, schedule: Schedule) -> dict[str, Any]:
-        return {**schedule.engines.get(self.name, {}),
-                "row_writes": sum(x.writes for x in self.aimc.crossbars)}
+        """The mapping's entry, rows written, programming per group and per layer whose
+        weights it wrote, and a one-line account of the crossbars' use."""
+        entry = dict(schedule.engines.get(self.name, {}))
+        entry["row_writes"] = sum(x.writes for x in self.aimc.crossbars)
+        entry["programming"] = self._groups
+        entry["programmed_layers"] = {name: {k: round(v, 3) for k, v in rec.items()}
+                                      for name, rec in self._programmed.items()}
+        entry["usage"] = self._usage(entry, rt.soc.clock)
+        return entry
+
+    @staticmethod
+    def _usage(entry: dict[str, Any], clock: Any) -> str:
+        """How the crossbars were used, in one line for the text summary."""
+        used = f"{entry['crossbars_used']} of {entry['crossbars']} crossbars used"
+        if entry["pinned"]:
+            how = f"pinned ({entry['pinned_rows']:,} rows written at deployment)"
+        else:
+            cycles = sum(g["cycles"] for g in entry["programming"])
+            rows = sum(g["rows"] for g in entry["programming"])
+            how = (f"{entry['groups']} programming groups ({rows:,} rows written in "
+                   f"{cycles:,.0f} cycles, {cycles / clock.freq_hz * 1e3:.2f} ms)")
+        packing = f"packing {100 * entry['packing_efficiency']:.1f}%"
+        fallback = entry.get("fallback")
+        rest = f"; {len(fallback)} layers too large, on another engine" if fallback else ""
+        return f"{used}; {how}; {packing}{rest}"
 
     # -- functional mode -------------------------------------------------------------------
 

@@ -88,6 +88,15 @@ class Allocation:
     def crossbars_used(self) -> int:
         return len({b.crossbar for bs in self.blocks.values() for b in bs})
 
+    def packing_efficiency(self, rows: int, cols: int) -> float:
+        """Cells holding weights / cells of the crossbars in use, over every programming
+        (the pinned set, or each group with the crossbars it uses)."""
+        sets = list(self.programs.values()) if self.programs else [
+            tuple(b for bs in self.blocks.values() for b in bs)]
+        used = sum(b.rows * b.cols for blocks in sets for b in blocks)
+        held = sum(len({b.crossbar for b in blocks}) for blocks in sets) * rows * cols
+        return used / held if held else 0.0
+
 
 def allocate(layers: list[tuple[str, int, int]], count: int, rows: int,
              cols: int) -> Allocation:

@@ -152,6 +152,7 @@ class Runtime:
         engine = soc.engines.get(layer.engine)
         if engine is not None:
             yield from engine.before_layer(self, layer)
+        setup = (soc.sim.now - start, self._snapshot()[-1] - before[-1])
         busy = [0]
         kinds: list[str] = []
         tracer = soc.sim.tracer
@@ -188,7 +189,7 @@ class Runtime:
 
         waits = yield from double_buffered(soc, len(layer.tiles), load, compute, store,
                                            layer.name)
-        self._record(layer, start, before, busy[0], waits, kinds)
+        self._record(layer, start, before, busy[0], waits, kinds, setup)
 
     def _snapshot(self) -> tuple[int, ...]:
         moved = [m.counters["bytes_read"] + m.counters["bytes_written"] if m else 0
@@ -197,7 +198,9 @@ class Runtime:
         return (*moved, energy)  # type: ignore[return-value]
 
     def _record(self, layer: Layer, start: int, before: tuple[int, ...], busy: int,
-                waits: list[int], kinds: list[str]) -> None:
+                waits: list[int], kinds: list[str], setup: tuple[int, float]) -> None:
+        """The layer's record; ``setup`` is the (ps, pJ) of its engine's set-up (e.g. the
+        crossbar programming it waited for), kept apart from its own compute and stalls."""
         clock = self.soc.clock
         after = self._snapshot()
         end = self.soc.sim.now
@@ -206,6 +209,10 @@ class Runtime:
         for wait, kind in zip(waits, kinds, strict=False):
             stall[kind] += clock.cycles(wait)
         compute = clock.cycles(busy)
+        setup_cycles = clock.cycles(setup[0])
+        transfer = stall["dma"] + stall["dram"]
+        bound = max((compute, "compute"), (transfer, "transfer"), (setup_cycles, "setup"),
+                    key=lambda x: x[0])[1]
         self.layers.append({
             "index": layer.index, "name": layer.name, "kind": layer.kind,
             "engine": layer.engine, "start_ps": start, "end_ps": end,
@@ -214,8 +221,10 @@ class Runtime:
             "tiles": len(layer.tiles),
             "bytes": {"l1": after[0] - before[0], "l2": after[1] - before[1],
                       "dram": after[2] - before[2]},
-            "bound": "compute" if compute >= stall["dma"] + stall["dram"] else "transfer",
+            "bound": bound,
             "compute_cycles": round(compute, 3),
+            "setup_cycles": round(setup_cycles, 3),
+            "setup_energy_pj": round(setup[1], 3),
             "stall_cycles": {k: round(v, 3) for k, v in stall.items()},
             "energy_pj": round(after[3] - before[3], 3),
             "l1_footprint_bytes": layer.l1_bytes, "l2_live_bytes": layer.l2_bytes,

@@ -79,6 +79,44 @@ class CriticalPath:
         return out
 
 
+Window = tuple[str, int, int]
+
+
+def by_window(cp: CriticalPath, windows: list[Window]) -> list[tuple[str, dict[str, int]]]:
+    """Time on the path per window (e.g. a layer's [start, end)), in the windows' order:
+    each step's busy time (by role) and the wait before it, cut at the windows' edges, so
+    no window gets more than its length. Time outside every window is listed as ``-``."""
+    order = sorted(range(len(windows)), key=lambda k: windows[k][1])
+    starts = [windows[k][1] for k in order]
+    out: dict[str, dict[str, int]] = {name: {} for name, _, _ in windows}
+    outside: dict[str, int] = {}
+
+    def add(lo: int, hi: int, what: str) -> None:
+        k = max(bisect.bisect_right(starts, lo) - 1, 0)
+        while lo < hi:
+            name, w0, w1 = windows[order[k]] if k < len(order) else ("", hi, hi)
+            if lo < w0 or k >= len(order):  # before this window (or after the last)
+                cut = min(hi, w0) if k < len(order) else hi
+                outside[what] = outside.get(what, 0) + cut - lo
+            else:
+                cut = min(hi, w1)
+                if cut > lo:
+                    acc = out[name]
+                    acc[what] = acc.get(what, 0) + cut - lo
+                k += 1
+            lo = max(lo, cut)
+
+    prev_end = None
+    for st in cp.steps:
+        iv = st.interval
+        if prev_end is not None and st.wait:
+            add(prev_end, iv.start, "wait")
+        add(iv.start, iv.end, role(iv.cat))
+        prev_end = iv.end
+    rows = [(name, out[name]) for name, _, _ in windows if out[name]]
+    return rows + ([("-", outside)] if outside else [])
+
+
 class _Index:
     """Steps of one track sorted by end, for 'the last to end at or before t'."""
 

@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from desim.trace import layers as layer_tables
-from desim.trace.critical import CriticalPath, critical_path
+from desim.trace.critical import CriticalPath, by_window, critical_path
 from desim.trace.layers import LayerRow
-from desim.trace.roles import role
 from desim.trace.rundir import TraceRun
 from desim.trace.stalls import ATTRIBUTION, compute_gaps, layer_stalls
 from desim.trace.stats import link_stats, utilisation
@@ -135,12 +134,12 @@ def format_stalls(run: TraceRun, top: int = 5) -> str:
         lines += ["", "per layer, from summary.json (cycles)"]
         body: list[tuple[str, ...]] = []
         for s in stalls:
-            other = max(0.0, s.layer.cycles - s.compute - s.dma - s.dram)
+            other = max(0.0, s.layer.cycles - s.compute - s.setup - s.dma - s.dram)
             body.append((s.layer.name, s.layer.engine, f"{s.layer.cycles:,.0f}",
-                         f"{s.compute:,.0f}", f"{s.dma:,.0f}", f"{s.dram:,.0f}",
-                         f"{other:,.0f}", s.layer.bound or "-"))
-        lines += table(("layer", "engine", "cycles", "compute", "wait dma", "wait dram",
-                        "other", "bound"), body, 2)
+                         f"{s.compute:,.0f}", f"{s.setup:,.0f}", f"{s.dma:,.0f}",
+                         f"{s.dram:,.0f}", f"{other:,.0f}", s.layer.bound or "-"))
+        lines += table(("layer", "engine", "cycles", "compute", "setup", "wait dma",
+                        "wait dram", "other", "bound"), body, 2)
     rec = run.recorder
     if rec is None:
         lines += ["", "no trace: the attribution and the critical path need trace.json.gz"]
@@ -171,19 +170,14 @@ def format_path(cp: CriticalPath, rows: list[LayerRow], hz: float | None) -> lis
     lines = [f"critical path: {len(cp.steps)} steps from {format_time(cp.start)} to "
              f"{format_time(cp.end, hz)}; "
              + ", ".join(f"{r} {_pct(v, span)}" for r, v in roles.items() if v)]
-    per_layer: dict[str, dict[str, int]] = {}
-    for st in cp.steps:
-        iv = st.interval
-        acc = per_layer.setdefault(_layer_at(rows, iv.start, iv.args) or "-", {})
-        r = role(iv.cat)
-        acc[r] = acc.get(r, 0) + iv.end - iv.start
-        acc["wait"] = acc.get("wait", 0) + st.wait
+    per_layer = by_window(cp, [(r.name, r.start_ps, r.end_ps)
+                               for r in sorted(rows, key=lambda r: r.index)])
     if len(per_layer) > 1:
-        cols = [c for c in (*ATTRIBUTION, "wait") if any(c in a for a in per_layer.values())]
-        lines += ["  time on the path per layer (cycles)"]
+        cols = [c for c in (*ATTRIBUTION, "wait") if any(c in a for _, a in per_layer)]
+        lines += ["  time on the path per layer, in execution order (cycles)"]
         lines += ["  " + ln for ln in table(("layer", *cols),
                                              [(name, *(_cyc(a.get(c, 0), hz) for c in cols))
-                                              for name, a in per_layer.items()])]
+                                              for name, a in per_layer])]
     body = []
     runs = cp.runs()
     for grp in runs[-MAX_PATH_RUNS:]:

@@ -38,6 +38,7 @@ class LayerRow:
     bound: str = ""
     compute_cycles: float | None = None
     stall_cycles: dict[str, float] = field(default_factory=dict)
+    setup_cycles: float = 0.0
 
     @property
     def macs_per_cycle(self) -> float:
@@ -56,7 +57,8 @@ def from_summary(layers: list[dict[str, Any]], clock_hz: float | None) -> list[L
                              end, float(cycles), str(e.get("engine", "")),
                              str(e.get("kind", "")), int(e.get("macs") or 0),
                              str(e.get("bound", "")), e.get("compute_cycles"),
-                             dict(e.get("stall_cycles") or {})))
+                             dict(e.get("stall_cycles") or {}),
+                             float(e.get("setup_cycles") or 0.0)))
     return rows
 
 

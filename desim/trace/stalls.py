@@ -6,7 +6,8 @@ Two sources, shown side by side:
   (``compute_cycles``) and sat waiting on tiles from the DMA or on DRAM
   (``stall_cycles``); the rest of the layer's cycles is ``other``;
 - a trace attributes every picosecond of a time window to the first of these that is
-  busy: ``compute`` (any compute track), then ``dram``, ``interconnect`` (a link),
+  busy: ``compute`` (any compute track), ``setup`` (an engine setting up, e.g. crossbar
+  programming), then ``dram``, ``interconnect`` (a link),
   ``memory`` (a memory port), ``dma`` (a DMA channel, e.g. descriptor setup), else
   ``idle``. While no engine computes, the innermost busy resource is the likeliest one
   the engines wait on.
@@ -27,8 +28,8 @@ from desim.trace.recorder import Interval, Recorder
 from desim.trace.roles import WAIT_ROLES, role
 from desim.trace.stats import Span, merge
 
-#: attribution order: compute first, then the waits, innermost resource first
-ATTRIBUTION = ("compute", *WAIT_ROLES)
+#: attribution order: compute first, then engine set-up, then the waits, innermost first
+ATTRIBUTION = ("compute", "setup", *WAIT_ROLES)
 
 
 def role_spans(rec: Recorder) -> dict[str, list[Span]]:
@@ -120,6 +121,7 @@ class LayerStall:
 
     layer: LayerRow
     compute: float                 # cycles computing (summary; 0 when not given)
+    setup: float                   # cycles the layer waited for its engine's set-up
     dma: float                     # cycles waiting on tiles from the DMA (summary)
     dram: float                    # cycles waiting on DRAM (summary)
     traced: dict[str, int] | None  # trace attribution of the layer's window, ps
@@ -132,7 +134,7 @@ def layer_stalls(layers: list[LayerRow], rec: Recorder | None) -> list[LayerStal
     for row in layers:
         stall = row.stall_cycles
         traced = attribute(spans, row.start_ps, row.end_ps) if spans is not None else None
-        out.append(LayerStall(row, float(row.compute_cycles or 0.0),
+        out.append(LayerStall(row, float(row.compute_cycles or 0.0), float(row.setup_cycles),
                               float(stall.get("dma", 0.0)), float(stall.get("dram", 0.0)),
                               traced))
     return out
