@@ -18,7 +18,7 @@ overrides, build on a fresh Sim), map (``soc.map``, before anything runs), run
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
@@ -47,13 +47,14 @@ def elaborate(platform: PlatformLike, overrides: Mapping[str, Any] | None = None
 
 def simulate(platform: PlatformLike, workload: Any, *, seed: int = 0,
              overrides: Mapping[str, Any] | None = None, trace: bool = False,
-             functional: bool = False, inputs: np.ndarray | str | Path | None = None
-             ) -> RunResult:
+             functional: bool = False, inputs: np.ndarray | str | Path | None = None,
+             progress: Callable[[Sim, int, int], None] | None = None) -> RunResult:
     """Run ``workload`` on ``platform`` to completion and return the result.
 
     ``functional`` (implied by ``inputs``) also computes the graph on real tensors:
     ``inputs`` (an array or a ``.npy`` path) or a seeded random input, the model's
-    weights or seeded random ones; timing is the same as without it.
+    weights or seeded random ones; timing is the same as without it. ``progress(sim,
+    done, total)`` is called as the run advances (after each layer of a DNN graph).
     """
     wl = load_workload(str(workload)) if isinstance(workload, str | Path) else workload
     functional = functional or inputs is not None
@@ -67,6 +68,7 @@ def simulate(platform: PlatformLike, workload: Any, *, seed: int = 0,
             values = mode.load_input(wl, inputs)
             source = "array" if isinstance(inputs, np.ndarray) else str(inputs)
     plat, sim, spec, soc = elaborate(platform, overrides, seed, trace)
+    sim.progress = progress
     plan = soc.map(wl)  # validation and mapping, before anything runs
     fn = None
     if functional:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import time
 from typing import Any
 
 from desim.cli.args import parse_sets
+from desim.cli.progress import Progress
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -16,10 +18,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     overrides = parse_sets(args.set)
     prepare_outdir(args.outdir)  # fail before simulating, not after
-    result = simulate(args.platform, args.workload, seed=args.seed, overrides=overrides,
-                      trace=not args.no_trace, functional=args.functional,
-                      inputs=args.input)
+    with Progress() as progress:
+        result = simulate(args.platform, args.workload, seed=args.seed, overrides=overrides,
+                          trace=not args.no_trace, functional=args.functional,
+                          inputs=args.input, progress=progress)
+    t0 = time.perf_counter()
     paths = result.write(args.outdir)
+    written_s = time.perf_counter() - t0
     if args.save_schedule and result.schedule is not None:
         paths["schedule"] = result.schedule.save(paths["summary"].parent / "schedule.json")
     print(format_summary(result.summary))
@@ -27,6 +32,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         fn = result.functional
         print("functional " + ", ".join(f"{k} {fn[k]}" for k in ("top1_agreement", "snr_db",
                                                                 "input", "weights") if k in fn))
+    print(f"outputs   written in {written_s:.3f} s" + (" (trace and timeline)"
+                                                        if "trace" in paths else ""))
     print("\nwrote " + ", ".join(str(p) for p in paths.values()))
     return 0
 

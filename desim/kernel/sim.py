@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,9 @@ class Sim:
         self.roots: list[Component] = []
         self._procs: list[tuple[simpy.Process, str]] = []
         self.stats = RunStats()
+        #: called by a workload's driver as it advances, ``progress(sim, done, total)``
+        #: (e.g. layers); None: nobody is watching
+        self.progress: Callable[[Sim, int, int], None] | None = None
 
     @property
     def now(self) -> int:
@@ -69,6 +72,10 @@ class Sim:
         if not daemon:
             self._procs.append((proc, name))
         return proc
+
+    def events_so_far(self) -> int:
+        """Events scheduled since the environment was made (for progress displays)."""
+        return _peek_eid(self.env)
 
     def event(self, what: str = "") -> simpy.Event:
         """A plain event; ``what`` describes it in stall reports."""

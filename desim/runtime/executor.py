@@ -125,8 +125,11 @@ class Runtime:
         """Execute every layer in order (``yield from`` it); return what it produced."""
         for engine in self.soc.engines.values():
             engine.preload(self)
-        for layer in self.schedule.layers:
+        sim, n = self.soc.sim, len(self.schedule.layers)
+        for k, layer in enumerate(self.schedule.layers):
             yield from self._layer(layer)
+            if sim.progress is not None:
+                sim.progress(sim, k + 1, n)
         return self.results()
 
     def results(self) -> Execution:
