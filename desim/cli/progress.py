@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from desim.kernel import Sim
 from desim.report import _si_time
+
+if TYPE_CHECKING:
+    from desim.kernel import Sim
 
 #: seconds before anything is shown, and between two updates
 DELAY_S, INTERVAL_S = 2.0, 0.25

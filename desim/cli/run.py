@@ -7,11 +7,11 @@ import time
 from typing import Any
 
 from desim.cli.args import parse_sets
-from desim.cli.progress import Progress
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Simulate a workload on a platform and write summary, trace and timeline."""
+    from desim.cli.progress import Progress
     from desim.driver import simulate
     from desim.report import format_summary
     from desim.result import prepare_outdir
