@@ -121,6 +121,9 @@ class Layer:
                                  "pJ")
     stall_cycles: StallCycles = key("cycles the engine sat idle within the layer")
     energy_pj: float = key("energy spent while the layer ran", "pJ")
+    energy_by_component_pj: dict[str, float] = key(
+        "that energy by component path (the components of the top-level `energy_pj`); the "
+        "values add up to `energy_pj` within rounding", "pJ")
     l1_footprint_bytes: int = key("L1 the layer's tiles occupy (double-buffered tiles, "
                                   "im2col buffer)", "B")
     l2_live_bytes: int = key("L2 occupied while the layer runs: live activations, resident "

@@ -92,7 +92,7 @@ class Spec:
         names = [f.name for f in dataclasses.fields(self)]
         for name in sources:
             if name not in names:
-                raise _unknown(name, names, "")
+                raise _unknown(name, names, "", self)
             if isinstance(getattr(self, name), Spec):
                 raise SpecError(f"{name} is a group of parameters; cite its keys on its spec")
         cited = {name: (getattr(self, name), source) for name, source in sources.items()}
@@ -117,7 +117,7 @@ class Spec:
         kwargs: dict[str, Any] = {}
         for key, value in data.items():
             if key not in fields:
-                raise _unknown(_prefix + key, list(fields), _prefix)
+                raise _unknown(_prefix + key, list(fields), _prefix, cls)
             sub = _spec_type(hints[key])
             if sub is not None and value is not None:
                 kwargs[key] = sub.from_dict(value, f"{_prefix}{key}.")
@@ -141,7 +141,7 @@ def override(spec: S, key: str, value: Any, _prefix: str = "") -> S:
     head, _, rest = key.partition(".")
     names = [f.name for f in dataclasses.fields(spec)]
     if head not in names:
-        raise _unknown(_prefix + key, names, _prefix)
+        raise _unknown(_prefix + key, names, _prefix, spec)
     tp = _hints(type(spec))[head]
     full = _prefix + head
     sub = _spec_type(tp)
@@ -231,12 +231,63 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _unknown(key: str, valid: list[str], prefix: str) -> SpecError:
-    leaf = key.split(".")[len(prefix.split(".")) - 1] if prefix else key.split(".")[0]
-    close = difflib.get_close_matches(leaf, valid, n=1)
-    hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
+def _unknown(key: str, valid: list[str], prefix: str,
+             spec: Spec | type[Spec] | None = None) -> SpecError:
+    """The error for an unknown dotted ``key`` met at the group ``prefix`` (whose keys are
+    ``valid``), suggesting the closest full dotted keys of ``spec``, that group's spec:
+    ``dma.channels`` finds ``cl_dma.channels`` and ``io_dma.channels``, ``n_cores``
+    finds ``cluster.n_cores``, ``aimc.n_crossbar`` finds ``aimc.n_crossbars``."""
+    close = _closest_keys(key, [prefix + k for k in _dotted_keys(spec)]) if spec else []
+    if not close:
+        leaf = key.split(".")[len(prefix.split(".")) - 1] if prefix else key.split(".")[0]
+        close = [prefix + c for c in difflib.get_close_matches(leaf, valid, n=1)]
+    quoted = [f"'{c}'" for c in close]
+    hint = (f"did you mean {', '.join(quoted[:-1])} or {quoted[-1]}? " if len(quoted) > 1
+            else f"did you mean {quoted[0]}? " if quoted else "")
     return SpecError(f"unknown parameter '{key}': {hint}valid keys here: "
                      + ", ".join(prefix + v for v in valid))
+
+
+def _dotted_keys(spec: Spec | type[Spec]) -> list[str]:
+    """Every dotted parameter key of a spec, or of a spec class (optional groups included)."""
+    if isinstance(spec, Spec):
+        return list(flat_keys(spec))
+    hints = _hints(spec)
+    keys: list[str] = []
+    for f in dataclasses.fields(spec):
+        sub = _spec_type(hints[f.name])
+        keys += [f"{f.name}.{k}" for k in _dotted_keys(sub)] if sub else [f.name]
+    return keys
+
+
+def _part_score(typed: str, known: str) -> float:
+    """How well one dotted part matches: 1 when equal, 0.9 when it is one of the
+    ``_``-separated words of the known part (``dma`` in ``cl_dma``), else difflib's ratio."""
+    if typed == known:
+        return 1.0
+    if typed in known.split("_"):
+        return 0.9
+    return difflib.SequenceMatcher(None, typed, known).ratio()
+
+
+def _closest_keys(key: str, keys: list[str], cutoff: float = 0.75, n: int = 3) -> list[str]:
+    """The keys closest to ``key``: each scored by the whole text and by its last parts,
+    as many as ``key`` has, part against part (a partial key such as ``dma.channels``
+    matches the end of ``cl_dma.channels``), ignoring case; those within 0.02 of the best,
+    best first."""
+    parts = key.lower().split(".")
+    scored = []
+    for cand in keys:
+        cparts = cand.lower().split(".")
+        score = difflib.SequenceMatcher(None, key.lower(), cand.lower()).ratio()
+        if len(cparts) >= len(parts):
+            tail = cparts[len(cparts) - len(parts):]
+            score = max(score, sum(map(_part_score, parts, tail)) / len(parts))
+        scored.append((score, cand))
+    best = max((sc for sc, _ in scored), default=0.0)
+    if best < cutoff:
+        return []
+    return [c for sc, c in sorted(scored, key=lambda t: -t[0]) if sc >= best - 0.02][:n]
 
 
 def _type_name(tp: Any) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import Any
 
 from desim.cli.args import parse_sets
@@ -13,17 +15,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Simulate a workload on a platform and write summary, trace and timeline."""
     from desim.cli.progress import Progress
     from desim.driver import simulate
+    from desim.hw.dram.component import record_requests
     from desim.report import format_summary
     from desim.result import prepare_outdir
 
     overrides = parse_sets(args.set)
     prepare_outdir(args.outdir)  # fail before simulating, not after
-    with Progress() as progress:
+    recording: AbstractContextManager[None] = (record_requests() if args.dram_trace
+                                               else nullcontext())
+    with Progress() as progress, recording:
         result = simulate(args.platform, args.workload, seed=args.seed, overrides=overrides,
                           trace=not args.no_trace, functional=args.functional,
                           inputs=args.input, progress=progress)
     t0 = time.perf_counter()
     paths = result.write(args.outdir)
+    if args.dram_trace:
+        paths["dram_trace"] = _write_dram_trace(result, args)
     written_s = time.perf_counter() - t0
     if args.save_schedule and result.schedule is not None:
         paths["schedule"] = result.schedule.save(paths["summary"].parent / "schedule.json")
@@ -36,6 +43,24 @@ def cmd_run(args: argparse.Namespace) -> int:
                                                         if "trace" in paths else ""))
     print("\nwrote " + ", ".join(str(p) for p in paths.values()))
     return 0
+
+
+def _write_dram_trace(result: Any, args: argparse.Namespace) -> Path:
+    """Write the run's DRAM requests to ``args.dram_trace`` (desim dram-replay's format)."""
+    from desim.errors import SpecError
+    from desim.hw.dram.replay import write_trace
+
+    if not result.soc.has_memory("dram"):
+        raise SpecError(f"--dram-trace: platform {args.platform} has no DRAM")
+    dram = result.soc.memory("dram")
+    spec = dram.spec
+    comment = (f"desim run {args.platform} -w {args.workload}: requests to {dram.path} "
+               f"({spec.name}, {spec.txn_bytes} B transactions), arrivals in cycles of "
+               f"tCK {spec.tCK_ns} ns\nreplay: desim dram-replay FILE --preset {spec.name} "
+               "(plus the run's dram.* overrides as --set)")
+    path = Path(args.dram_trace)
+    write_trace(path, dram.requests(), comment)
+    return path
 
 
 def add_parser(sub: Any) -> None:
@@ -53,7 +78,8 @@ def add_parser(sub: Any) -> None:
     run.add_argument("-o", "--outdir", default="out", help="output folder (default: out)")
     run.add_argument("--seed", type=int, default=0, help="root random seed (default: 0)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a platform parameter, e.g. --set dma.channels=2")
+                     help="override a platform parameter by its dotted key (desim platforms show "
+                          "NAME lists them), e.g. --set cluster.n_cores=16")
     run.add_argument("--no-trace", action="store_true",
                      help="do not record a trace (faster; no trace or timeline file)")
     run.add_argument("--functional", action="store_true",
@@ -62,6 +88,9 @@ def add_parser(sub: Any) -> None:
     run.add_argument("--input", metavar="FILE.npy",
                      help="input tensor of a functional run (implies --functional; "
                           "default: seeded random)")
+    run.add_argument("--dram-trace", metavar="FILE",
+                     help="also write the run's DRAM requests to FILE (.gz: compressed) in the "
+                          "trace format desim dram-replay reads")
     run.add_argument("--save-schedule", action="store_true",
                      help="also write the mapped schedule (tiles, copies, placement) to "
                           "OUTDIR/schedule.json")

@@ -15,6 +15,7 @@ from desim.errors import DesimError
 if TYPE_CHECKING:  # the trace modules load numpy: imported by the commands that need them
     from desim.trace.rundir import TraceRun
 
+PLOT_KINDS = ("timeline", "energy", "roofline")
 EXPORT_FORMATS = {"csv": ".csv", "parquet": ".parquet", "vcd": ".vcd",
                   "json": "_selection.json.gz"}
 _SOURCE_HELP = "run directory (desim run -o DIR) or trace.json(.gz) file"
@@ -79,13 +80,20 @@ def cmd_stalls(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    """Draw the timeline, utilisation over time and bandwidth over time per link."""
-    from desim.trace import timeline
-    from desim.trace.inspect import layer_rows
+    """Draw the timeline, utilisation over time and bandwidth over time per link; or, with
+    --kind energy or roofline, the per-layer energy by component or the roofline of each
+    engine (from summary.json)."""
     from desim.trace.rundir import open_run
+
+    if args.kind != "timeline":
+        return _plot_summary(args)
+    from desim.trace import peaks, timeline
+    from desim.trace.inspect import layer_rows
+    from desim.trace.select import matches
     from desim.trace.units import format_time
 
     run = open_run(args.source)
+    full = run.need_trace()
     rec, window = _selection(run, args)
     out = _output(run, args.output, "_plot.png")
     layers = [(r.name, r.start_ps, r.end_ps) for r in layer_rows(run)[0]]
@@ -93,9 +101,39 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if window:
         title += f", {format_time(window[0])} to {format_time(window[1])}"
     panels = [p.strip() for p in args.panels.split(",") if p.strip()]
+    comps = _components(args)
+    known = [t for t in full.tracks() if not comps or matches(t[0], comps)]
+    paths = [p for p in (run.summary or {}).get("components", {})
+             if not comps or matches(p, comps)]
+    soc = peaks.rebuild(run.summary) if run.summary and "bandwidth" in panels else None
+    filtered = bool(comps) and any(c.name == "bandwidth" for c in full.counters)
     timeline.plot(rec, out, window=window or (0, max(run.end_ps, rec.end_ps(), 1)),
                   title=title, clock_hz=run.clock_hz, by=args.by, layers=layers,
-                  panels=panels, bins=args.bins)
+                  panels=panels, bins=args.bins, known=known, components=paths,
+                  group_max=None if args.expand else timeline.GROUP_MAX,
+                  peaks=peaks.link_peaks(soc) if soc is not None else None,
+                  counters_filtered=filtered)
+    print(f"wrote {out}")
+    return 0
+
+
+def _plot_summary(args: argparse.Namespace) -> int:
+    """``--kind energy`` or ``--kind roofline``: a picture of the summary's layers."""
+    from desim.trace.rundir import open_run
+
+    run = open_run(args.source, trace=False)
+    if run.summary is None:
+        raise DesimError(f"--kind {args.kind} reads summary.json; give the run directory "
+                         f"(desim run -o DIR), not the trace file {run.source}")
+    if args.window or args.components:
+        raise DesimError(f"--kind {args.kind} plots whole layers; drop --window and "
+                         "--components")
+    out = _output(run, args.output, f"_{args.kind}.png")
+    if args.kind == "energy":
+        from desim.trace import energy_plot as picture
+    else:
+        from desim.trace import roofline as picture  # type: ignore[no-redef]
+    picture.plot(run.summary, out, title=run.title)
     print(f"wrote {out}")
     return 0
 
@@ -148,9 +186,14 @@ def add_parser(sub: Any) -> None:
 
     from desim.trace.timeline import BY, PANELS
 
-    plot = tsub.add_parser("plot", help="timeline, utilisation and bandwidth over time",
-                           description=cmd_plot.__doc__)
+    plot = tsub.add_parser("plot", help="timeline, utilisation and bandwidth over time; "
+                           "energy per layer; roofline", description=cmd_plot.__doc__)
     plot.add_argument("source", metavar="SOURCE", help=_SOURCE_HELP)
+    plot.add_argument("--kind", choices=PLOT_KINDS, default="timeline",
+                      help="timeline (default; the trace), energy (stacked bars of each "
+                           "layer's energy by component) or roofline (MAC/cycle against "
+                           "MAC/byte per layer and engine); energy and roofline read "
+                           "summary.json")
     plot.add_argument("--window", metavar="START:END", help=_WINDOW_HELP)
     plot.add_argument("--components", metavar="GLOB", action="append", help=_GLOB_HELP)
     plot.add_argument("--by", choices=BY, default="category",
@@ -159,9 +202,12 @@ def add_parser(sub: Any) -> None:
                       help=f"comma-separated panels out of {', '.join(PANELS)} (default: all)")
     plot.add_argument("--bins", type=_positive, default=300,
                       help="time bins of the utilisation and bandwidth panels (default: 300)")
+    plot.add_argument("--expand", action="store_true",
+                      help="a row per busy lane, even of many identical components (default: "
+                           "more than 8 busy crossbars or cores share a row)")
     plot.add_argument("-o", "--output", metavar="FILE",
-                      help="picture file, .png, .svg or .pdf (default: trace_plot.png beside "
-                           "the trace)")
+                      help="picture file, .png, .svg or .pdf (default beside the trace: "
+                           "trace_plot.png, trace_energy.png, trace_roofline.png)")
     plot.set_defaults(func=cmd_plot)
 
     export = tsub.add_parser("export", help="write the trace as CSV, Parquet, VCD or JSON",

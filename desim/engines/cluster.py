@@ -109,7 +109,7 @@ class ClusterEngine(Engine):
         h, c = tile.r1 - tile.r0, tile.c1 - tile.c0
         job = KernelJob("add", h, w_out, c * terms, 0, in_addr=tile.out_addr,
                         out_addr=tile.out_addr, name=f"{layer.name} t{tile.index} partial sums",
-                        layer=layer.name, tile=tile.index)
+                        layer=layer.name, tile=tile.index, category="psum")
         yield from self.cluster.run(job)
 
     def track(self, layer: Layer) -> tuple[str, str]:

@@ -20,6 +20,14 @@ a memory-heavy job ends when its traffic does. ``l1_conflict_stall`` is the core
 contention among themselves (TCDM bank conflicts), which the port does not see. Jobs run
 one at a time, in submission order. Events per job: a handful for the controller, the
 traffic and the barrier, whatever the number of cores, instructions or cycles.
+
+Energy, per core (the workers and the controller) and power state::
+
+    active   busy core cycles * energy_pj_per_core_cycle
+    idle     clock-gated by the event unit (waiting at a barrier or for a job): idle_power_uw
+    sleep    the cluster idle longer than sleep_after_cycles (0: never): sleep_power_uw
+
+``static_energy_pj`` is the idle and sleep part; ``energy_pj`` adds the active part.
 """
 
 from __future__ import annotations
@@ -77,6 +85,21 @@ class ClusterSpec(Spec):
         "interconnect and instruction cache)",
         source="derived: Dustin cluster (Ottavi et al., 2022) peak 1.15 TOPS/W = 1.74 pJ/MAC "
         "at 8 bit, times PULP-NN's 1.94 MAC per core-cycle")
+    idle_power_uw: float = param(
+        60.0, unit="uW", ge=0, doc="power of one core clock-gated by the event unit, waiting "
+        "at a barrier or for a job (cluster on)",
+        source="assumed: leakage plus the core's share of the running cluster clock tree, "
+        "about 5 % of an active core's 1.26 mW (3.4 pJ x 370 MHz); cores wait with their "
+        "clock gated (Glaser et al., IEEE TPDS 2020), no published idle figure at hand")
+    sleep_power_uw: float = param(
+        0.0, unit="uW", ge=0, doc="power of one core while the cluster sleeps (powered off)",
+        source="GAP-8 (Flamand et al., ASAP 2018): the cluster has its own clock and voltage "
+        "domain, which the fabric controller switches off; power-switch leakage neglected")
+    sleep_after_cycles: int = param(
+        0, unit="cycles", ge=0, doc="cluster idle cycles after which it sleeps; 0: never "
+        "(its wake-up time is not modelled)",
+        source="assumed: the runtime keeps the cluster on through an inference (PMSIS opens "
+        "it once with pi_cluster_open and closes it with pi_cluster_close)")
     event_unit: EventUnitSpec = subspec(EventUnitSpec)
     ops: KernelCosts = subspec(KernelCosts)
 
@@ -131,12 +154,32 @@ class Cluster(Component):
         self.ctrl = Core(self, "ctrl")
         self.cores = [Core(self, f"core{i}") for i in range(spec.n_cores)]
         self._queue = JobQueue(self, "jobs", self._serve)
+        self._idle_since: int | None = 0    # ps; None while a job runs
+        self._slept_ps = 0                  # cluster sleep time of past idle gaps
 
     @property
     def energy_pj(self) -> float:
-        """Energy of the cores' busy cycles so far (pJ)."""
+        """Energy so far (pJ): the cores' busy cycles, plus :attr:`static_energy_pj`."""
         busy = sum(c.busy_ps for c in (self.ctrl, *self.cores))
-        return self.clock.cycles(busy) * self.spec.energy_pj_per_core_cycle
+        return (self.clock.cycles(busy) * self.spec.energy_pj_per_core_cycle
+                + self.static_energy_pj)
+
+    @property
+    def static_energy_pj(self) -> float:
+        """Energy so far (pJ) of the cores while not computing: idle and asleep. A running
+        job's core time counts as idle until the job books it (at its barrier)."""
+        spec, now = self.spec, self.sim.now
+        cores = (self.ctrl, *self.cores)
+        asleep = self._slept_ps
+        if self._idle_since is not None:
+            asleep += self._sleep_ps(now - self._idle_since)
+        idle = len(cores) * (now - asleep) - sum(c.busy_ps for c in cores)
+        return (idle * spec.idle_power_uw + len(cores) * asleep * spec.sleep_power_uw) * 1e-6
+
+    def _sleep_ps(self, gap: int) -> int:
+        """The part of an idle gap of ``gap`` ps the cluster sleeps."""
+        after = self.spec.sleep_after_cycles
+        return max(0, gap - self.clock.ps(after)) if after else 0
 
     def submit(self, job: KernelJob) -> simpy.Event:
         """Queue ``job``; the event succeeds with its :class:`JobTiming` when it is done."""
@@ -158,6 +201,9 @@ class Cluster(Component):
         if t0 > env.now:
             yield env.timeout(t0 - env.now)
         started = self.begin()
+        if self._idle_since is not None:
+            self._slept_ps += self._sleep_ps(started - self._idle_since)
+            self._idle_since = None
         ctrl = self.ctrl.begin()
         yield env.timeout(clock.ps(k0 + eu.fork_cycles) - t0)
         self.ctrl.end(ctrl, "ctrl", f"fork {job.label}", "sync")
@@ -193,6 +239,7 @@ class Cluster(Component):
             self.end(started, "jobs", job.label, "compute")
         if job.compute is not None:
             job.compute(self)
+        self._idle_since = end
         return JobTiming(t0, end)
 
     def _record_cores(self, job: KernelJob, works: list[CoreWork], work: list[int],
@@ -212,4 +259,4 @@ class Cluster(Component):
             if tracing:
                 args = {"op": job.op, "layer": job.layer, "tile": job.tile, "items": w.items,
                         "macs": w.macs, "cycles": clock.edge_index(end) - k_run}
-            core.record(t_run, end, job.label, job.op, args)
+            core.record(t_run, end, job.label, job.category or job.op, args)

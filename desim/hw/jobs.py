@@ -81,6 +81,9 @@ class KernelJob:
     layer: str = ""
     tile: int | None = None
     compute: Callable[[Any], None] | None = field(default=None, compare=False, repr=False)
+    #: trace category of the cores' intervals (empty: the op); e.g. ``psum`` for the
+    #: partial-sum accumulation of split crossbar matrices, an ``add`` in its own colour
+    category: str = ""
 
     def __post_init__(self) -> None:
         if self.op not in CLUSTER_OPS:

@@ -194,13 +194,14 @@ class Runtime:
                                            layer.name)
         self._record(layer, start, before, busy[0], waits, kinds, setup)
 
-    def _snapshot(self) -> tuple[int, ...]:
+    def _snapshot(self) -> tuple[Any, ...]:
+        """Bytes moved in L1, L2 and DRAM, energy by component path, and energy in total."""
         moved = [m.counters["bytes_read"] + m.counters["bytes_written"] if m else 0
                  for m in (self.l1, *self._levels)]
-        energy = sum(p.energy_pj for p in self.soc.energy_parts())
-        return (*moved, energy)  # type: ignore[return-value]
+        parts = {p.path: p.energy_pj for p in self.soc.energy_parts()}
+        return (*moved, parts, sum(parts.values()))
 
-    def _record(self, layer: Layer, start: int, before: tuple[int, ...], busy: int,
+    def _record(self, layer: Layer, start: int, before: tuple[Any, ...], busy: int,
                 waits: list[int], kinds: list[str], setup: tuple[int, float]) -> None:
         """The layer's record; ``setup`` is the (ps, pJ) of its engine's set-up (e.g. the
         crossbar programming it waited for), kept apart from its own compute and stalls."""
@@ -229,7 +230,9 @@ class Runtime:
             "setup_cycles": round(setup_cycles, 3),
             "setup_energy_pj": round(setup[1], 3),
             "stall_cycles": {k: round(v, 3) for k, v in stall.items()},
-            "energy_pj": round(after[3] - before[3], 3),
+            "energy_pj": round(after[4] - before[4], 3),
+            "energy_by_component_pj": {path: round(pj - before[3][path], 3)
+                                       for path, pj in after[3].items()},
             "l1_footprint_bytes": layer.l1_bytes, "l2_live_bytes": layer.l2_bytes,
         })
 

@@ -15,7 +15,8 @@ as the simulation's main process and returns a typed
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import simpy
@@ -99,6 +100,10 @@ class Soc(Component):
         except KeyError:
             raise SpecError(f"{self.path} has no DMA path from {src} to {dst}; bind one "
                             "with add_dma") from None
+
+    def dma_paths(self) -> Mapping[tuple[str, str], Dma]:
+        """Every bound DMA path, (src level, dst level) -> DMA (both directions), read-only."""
+        return MappingProxyType(self._dmas)
 
     def energy_parts(self) -> list[Any]:
         """Components that account energy (each has ``energy_pj``): memories, engines."""

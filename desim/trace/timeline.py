@@ -2,6 +2,14 @@
 optionally with utilisation over time (one row per component) and bandwidth over time
 (one line per link) on the same time axis.
 
+Colours come from :mod:`desim.trace.palette`, so a category has one colour in every
+picture. Rows come from :mod:`desim.trace.rows`: lanes of many identical components (the
+crossbars of an AIMC) share rows, and idle ones collapse into one grey ``... idle`` row.
+Layers are marked on the time axis: a strip above the timeline names the layer blocks
+(:mod:`desim.trace.blocks`: at most a dozen, consecutive layers grouped) and a thin line
+marks every layer's start. The figure is at most :data:`MAX_HEIGHT_IN` high: rows get
+thinner (and labels sparser) rather than the page longer.
+
 The x axis unit follows the span shown (ns, us or ms); when the trace names its main
 clock, a second axis on top shows that clock's cycles. Bars at least two pixels wide are
 drawn exactly; narrower ones are summed per pixel column and drawn as one-pixel bars whose
@@ -13,85 +21,202 @@ without a display.
 
 from __future__ import annotations
 
+import bisect
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from desim.errors import DesimError
 from desim.fileio import atomic_path
+from desim.trace import palette
+from desim.trace.blocks import Block, Layers, blocks
 from desim.trace.recorder import Interval, Recorder, natural_key
+from desim.trace.rows import Row, Track, rows
 
-#: the longest a row label may be before it is shortened from the left
-_LABEL_CHARS = 28
 #: the panels a figure can have, top to bottom
 PANELS = ("timeline", "util", "bandwidth")
 #: colour keys: interval category, interval name, or layer
 BY = ("category", "name", "layer")
 #: the most colour keys listed in the legend
 _LEGEND_MAX = 24
-_WIDTH_IN, _LEFT_IN, _RIGHT_IN, _DPI = 12.0, 2.1, 2.0, 110
+#: the tallest a figure gets, in inches
+MAX_HEIGHT_IN = 15.0
+#: busy lanes of one group drawn on rows of their own before they share one
+GROUP_MAX = 8
+_WIDTH_IN, _LEFT_IN, _RIGHT_IN, _DPI = 12.0, 2.1, 2.3, 110
+_ROW_IN, _UTIL_ROW_IN, _STRIP_IN, _LINK_IN = 0.26, 0.2, 0.3, 0.5
 _NO_LAYER = "(no layer)"
-
-Layers = Sequence[tuple[str, int, int]]
+_IDLE = "idle"
 
 
 def plot(rec: Recorder, path: str | os.PathLike[str], window: tuple[int, int] | None = None,
          title: str = "", clock_hz: float | None = None, by: str = "category",
-         layers: Layers = (), panels: Sequence[str] = ("timeline",),
-         bins: int = 300) -> Path:
-    """Save a figure of ``rec`` as PNG, SVG or PDF (by extension), optionally in a window.
+         layers: Layers = (), panels: Sequence[str] = ("timeline",), bins: int = 300,
+         known: Sequence[Track] = (), components: Sequence[str] = (),
+         group_max: int | None = GROUP_MAX, peaks: Mapping[str, float] | None = None,
+         counters_filtered: bool = False) -> Path:
+    """Save a figure of ``rec`` as PNG, SVG or PDF (by extension); see :func:`figure`."""
+    import matplotlib.pyplot as plt
+
+    target = Path(path)
+    if target.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise DesimError(f"timeline file {target}: use a .png, .svg or .pdf name")
+    fig = figure(rec, window, title, clock_hz, by, layers, panels, bins, known, components,
+                 group_max, peaks, counters_filtered)
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, dpi=_DPI, format=target.suffix[1:].lower(),
+                    metadata={"Software": None} if target.suffix.lower() == ".png" else None)
+    plt.close(fig)
+    return target
+
+
+@dataclass
+class Layout:
+    """What a figure shows, decided before drawing: the window, the timeline's rows and
+    their bars (row, legend entry) -> [(start, end)] clipped to the window, the
+    utilisation panel's rows, the layers and their blocks, and the legend (entry ->
+    colour, in order)."""
+
+    lo: int
+    hi: int
+    rows: list[Row]
+    bars: dict[tuple[int, str], list[tuple[int, int]]]
+    util_rows: list[Row]
+    layers: list[tuple[str, int, int]]
+    blocks: list[Block]
+    colours: dict[str, str]
+
+
+def layout(rec: Recorder, window: tuple[int, int] | None = None, by: str = "category",
+           layers: Layers = (), panels: Sequence[str] = ("timeline",),
+           known: Sequence[Track] = (), components: Sequence[str] = (),
+           group_max: int | None = GROUP_MAX) -> Layout:
+    """The :class:`Layout` of a figure of ``rec`` (arguments as :func:`figure`); one pass
+    over the intervals."""
+    from desim.trace.panels import util_rows
+
+    if by not in BY:
+        raise DesimError(f"colour by '{by}': choose one of {', '.join(BY)}")
+    unknown = [p for p in panels if p not in PANELS]
+    if unknown or not panels:
+        raise DesimError(f"panels {','.join(panels)}: choose from {', '.join(PANELS)}")
+    end_ps = max(rec.end_ps(), int(rec.meta.get("total_ps") or 0))  # a selection: the run's
+    lo, hi = window if window else (0, max(end_ps, 1))
+    if window and (lo >= hi or lo < 0 or lo > end_ps):
+        raise DesimError(f"window {lo}:{hi} ps lies outside the run (0:{end_ps} ps); "
+                         "give START:END within it")
+    if not layers and (by == "layer" or "timeline" in panels):
+        layers = trace_layers(rec)
+    shown = [(n, s, e) for n, s, e in layers if (e > lo and s < hi) or (s == e and lo <= s < hi)]
+    parts = blocks(shown)
+    find, block = _LayerOf(layers), _block_of(parts)
+    tracks: set[Track] = set(known)
+    spans: dict[tuple[Track, str], list[tuple[int, int]]] = {}
+    for iv in rec.intervals:
+        track = (iv.path, iv.lane)
+        tracks.add(track)
+        if iv.end <= lo or iv.start >= hi:
+            continue
+        key = colour_key(iv, by, find)
+        if by == "layer":
+            key = block.get(key, _NO_LAYER)
+        spans.setdefault((track, key), []).append((max(iv.start, lo), min(iv.end, hi)))
+    lanes = rows(tracks, {t for t, _ in spans}, group_max, components)
+    where = {t: r for r, row in enumerate(lanes) for t in row.tracks if not row.idle}
+    bars: dict[tuple[int, str], list[tuple[int, int]]] = {}
+    for (track, key), found in spans.items():
+        bars.setdefault((where[track], key), []).extend(found)
+    keys = {key for _, key in spans}
+    if by == "layer":
+        order = [b.legend for b in parts if b.legend in keys] + (
+            [_NO_LAYER] if _NO_LAYER in keys else [])
+    else:
+        order = sorted(keys, key=natural_key)
+    comps = util_rows(rec, lo, hi, known, components, group_max) if "util" in panels else []
+    return Layout(lo, hi, lanes, bars, comps, list(shown), parts, key_colours(order, by, parts))
+
+
+def figure(rec: Recorder, window: tuple[int, int] | None = None, title: str = "",
+           clock_hz: float | None = None, by: str = "category", layers: Layers = (),
+           panels: Sequence[str] = ("timeline",), bins: int = 300, known: Sequence[Track] = (),
+           components: Sequence[str] = (), group_max: int | None = GROUP_MAX,
+           peaks: Mapping[str, float] | None = None, counters_filtered: bool = False) -> Any:
+    """The matplotlib figure of ``rec``, optionally in a window.
 
     ``window`` is (start_ps, end_ps). ``by`` colours bars by ``category``, ``name`` or
-    ``layer``: an interval's ``layer`` argument, else the first of ``layers`` (name,
-    start_ps, end_ps) whose window holds the interval's midpoint. ``panels`` picks from
-    ``PANELS``; ``bins`` is the number of time bins of the utilisation and bandwidth
+    ``layer`` (block): an interval's ``layer`` argument, else the one of ``layers``
+    (name, start_ps, end_ps) whose window holds the interval's midpoint; without
+    ``layers`` they are derived from the trace (:func:`trace_layers`). ``panels`` picks
+    from ``PANELS``; ``bins`` is the number of time bins of the utilisation and bandwidth
     panels.
+    ``known`` adds tracks (path, lane) that exist but may have no interval in ``rec``,
+    ``components`` component paths that exist (with or without a track: a crossbar that
+    never ran shows in its group's idle row); ``group_max`` is how many busy lanes of
+    identical components get rows of their own (None: all). ``peaks`` maps a link's
+    bandwidth counter to its peak (B/cycle); ``counters_filtered`` says the bandwidth
+    counters were removed by a component selection.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    target = Path(path)
-    if target.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise DesimError(f"timeline file {target}: use a .png, .svg or .pdf name")
-    if by not in BY:
-        raise DesimError(f"colour by '{by}': choose one of {', '.join(BY)}")
-    unknown = [p for p in panels if p not in PANELS]
-    if unknown or not panels:
-        raise DesimError(f"panels {','.join(panels)}: choose from {', '.join(PANELS)}")
-    end_ps = rec.end_ps()
-    lo, hi = window if window else (0, max(end_ps, 1))
-    if window and (lo >= hi or lo < 0 or lo > end_ps):
-        raise DesimError(f"window {lo}:{hi} ps lies outside the run (0:{end_ps} ps); "
-                         "give START:END within it")
+    from desim.trace import panels as other
+
+    lay = layout(rec, window, by, layers, panels, known, components, group_max)
+    lo, hi = lay.lo, lay.hi
     scale, unit = _time_unit(hi - lo)
-    keys = colour_keys(rec, lo, hi, by, layers)
-    legend_rows = min(len(keys), _LEGEND_MAX + 1) + 1
-    has_bw = any(c.name == "bandwidth" for c in rec.counters)
-    heights = {"timeline": max(1.2, 0.3 * len(rec.tracks()), 0.19 * legend_rows),
-               "util": max(1.0, 0.2 * len({iv.path for iv in rec.intervals})),
-               "bandwidth": 2.2 if has_bw else 0.8}
-    top_in, gap_in, bottom_in = (1.0 if title else 0.75), 0.35, 0.6
-    total_in = top_in + bottom_in + sum(heights[p] for p in panels) + gap_in * (len(panels) - 1)
+    strip = _STRIP_IN if lay.blocks and "timeline" in panels else 0.0
+    links = other.bandwidth_series(rec) if "bandwidth" in panels else {}
+    legend_in = 0.19 * (min(len(lay.colours), _LEGEND_MAX + 1) + 2)
+    top_in, gap_in, bottom_in = (1.05 if title else 0.8), 0.35, 0.6
+    room = MAX_HEIGHT_IN - top_in - bottom_in - strip - gap_in * (len(panels) - 1)
+    want = {"timeline": len(lay.rows) * _ROW_IN, "util": len(lay.util_rows) * _UTIL_ROW_IN,
+            "bandwidth": max(len(links) * _LINK_IN, 0.8)}
+    shrink = min(1.0, room / max(sum(want[p] for p in panels), 1e-9))
+    heights = {"timeline": max(1.0, want["timeline"] * shrink, min(legend_in, room)),
+               "util": max(0.8, want["util"] * shrink),
+               "bandwidth": max(0.8, want["bandwidth"] * shrink)}
+    total_in = min(MAX_HEIGHT_IN, top_in + bottom_in + strip + sum(heights[p] for p in panels)
+                   + gap_in * (len(panels) - 1))
     fig = plt.figure(figsize=(_WIDTH_IN, total_in))
     axes_w = (_WIDTH_IN - _LEFT_IN - _RIGHT_IN) / _WIDTH_IN
+    px_ps = (hi - lo) / (axes_w * _WIDTH_IN * _DPI)
     y = total_in - top_in
     axes: list[Any] = []
     for name in panels:
-        y -= heights[name]
-        ax = fig.add_axes((_LEFT_IN / _WIDTH_IN, y / total_in, axes_w, heights[name] / total_in),
+        if name == "timeline" and strip:
+            y -= strip
+            axes.append(fig.add_axes((_LEFT_IN / _WIDTH_IN, y / total_in, axes_w,
+                                      strip * 0.8 / total_in), sharex=axes[0] if axes else None))
+            _draw_strip(axes[-1], lay.blocks, by, lo, hi, scale, px_ps)
+        h = min(heights[name], max(y - bottom_in, 0.3))
+        if name == "bandwidth" and links:
+            step = h / len(links)
+            for k, (path, series) in enumerate(links.items()):
+                ax = fig.add_axes((_LEFT_IN / _WIDTH_IN, (y - (k + 1) * step) / total_in,
+                                   axes_w, step * 0.82 / total_in),
+                                  sharex=axes[0] if axes else None)
+                axes.append(ax)
+                other.draw_link(ax, path, series, lo, hi, scale, bins, (peaks or {}).get(path),
+                                first=k == 0)
+            y -= h + gap_in
+            continue
+        y -= h
+        ax = fig.add_axes((_LEFT_IN / _WIDTH_IN, y / total_in, axes_w, h / total_in),
                           sharex=axes[0] if axes else None)
         axes.append(ax)
         y -= gap_in
-        px_ps = (hi - lo) / (axes_w * _WIDTH_IN * _DPI)
         if name == "timeline":
-            _draw_timeline(ax, plt, rec, lo, hi, scale, by, layers, keys, px_ps)
+            _draw_timeline(ax, plt, lay, by, scale, px_ps, h / max(len(lay.rows), 1))
+            _draw_boundaries(ax, lay.layers, lo, hi, scale)
         elif name == "util":
-            _draw_util(ax, fig, rec, lo, hi, scale, bins)
+            other.draw_util(ax, fig, rec, lay.util_rows, lo, hi, scale, bins,
+                            h / max(len(lay.util_rows), 1))
         else:
-            _draw_bandwidth(ax, rec, lo, hi, scale, bins)
+            other.draw_no_bandwidth(ax, counters_filtered)
     for ax in axes[:-1]:
         ax.tick_params(labelbottom=False)
     axes[-1].set_xlabel(f"time ({unit})")
@@ -101,13 +226,25 @@ def plot(rec: Recorder, path: str | os.PathLike[str], window: tuple[int, int] | 
         top = axes[0].secondary_xaxis("top", functions=(lambda t: t * cyc, lambda c: c / cyc))
         top.set_xlabel(f"cycles @ {clock_hz / 1e6:g} MHz", fontsize=9)
         top.xaxis.set_major_formatter(lambda c, _pos: f"{c:,.0f}")
+        top.tick_params(labelsize=8)
     if title:
-        fig.suptitle(title, fontsize=10, y=1 - 0.15 / total_in, va="top")
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, dpi=_DPI, format=target.suffix[1:].lower(),
-                    metadata={"Software": None} if target.suffix.lower() == ".png" else None)
-    plt.close(fig)
-    return target
+        fig.suptitle(title, fontsize=10, y=1 - 0.12 / total_in, va="top")
+    return fig
+
+
+def trace_layers(rec: Recorder) -> list[tuple[str, int, int]]:
+    """Layers as the trace shows them: per ``layer`` argument, the first start to the last
+    end of its compute intervals (crossbar programming, done ahead for later layers, and
+    data movement left out), in order of start."""
+    from desim.trace.roles import role
+
+    spans: dict[str, tuple[int, int]] = {}
+    for iv in rec.intervals:
+        name = iv.args.get("layer") if iv.args else None
+        if name and role(iv.cat) == "compute":
+            s, e = spans.get(name, (iv.start, iv.end))
+            spans[name] = (min(s, iv.start), max(e, iv.end))
+    return sorted(((n, s, e) for n, (s, e) in spans.items()), key=lambda lay: (lay[1], lay[2]))
 
 
 def _time_unit(span_ps: int) -> tuple[float, str]:
@@ -118,19 +255,32 @@ def _time_unit(span_ps: int) -> tuple[float, str]:
     return 1e3, "ns"
 
 
-def colour_key(iv: Interval, by: str, layers: Layers) -> str:
-    """The legend entry of ``iv`` when colouring ``by`` category, name or layer."""
+class _LayerOf:
+    """The layer holding a time: the one of ``layers`` (which do not overlap) whose window
+    holds it, else ``(no layer)``; a binary search."""
+
+    def __init__(self, layers: Layers):
+        self._layers = sorted(layers, key=lambda lay: lay[1])
+        self._starts = [s for _, s, _ in self._layers]
+
+    def __call__(self, t: int) -> str:
+        k = bisect.bisect_right(self._starts, t) - 1
+        if k >= 0 and t < self._layers[k][2]:
+            return self._layers[k][0]
+        return _NO_LAYER
+
+
+def colour_key(iv: Interval, by: str, layers: Layers | _LayerOf) -> str:
+    """The category, name or layer of ``iv`` (``by``); its layer is its ``layer``
+    argument, else the layer whose window holds its midpoint, else ``(no layer)``."""
     if by == "category":
         return iv.cat
     if by == "name":
         return iv.name
     if iv.args and iv.args.get("layer"):
         return str(iv.args["layer"])
-    mid = (iv.start + iv.end) // 2
-    for name, start, end in layers:
-        if start <= mid < end:
-            return name
-    return _NO_LAYER
+    find = layers if isinstance(layers, _LayerOf) else _LayerOf(layers)
+    return find((iv.start + iv.end) // 2)
 
 
 def thin_bars(spans: list[tuple[int, int]], lo: int, hi: int, px: float
@@ -152,91 +302,97 @@ def thin_bars(spans: list[tuple[int, int]], lo: int, hi: int, px: float
     return wide, [(float(edges[c]), px, float(min(level[c], 1.0))) for c in cols]  # type: ignore[return-value]
 
 
-def colour_keys(rec: Recorder, lo: int, hi: int, by: str, layers: Layers) -> list[str]:
-    """The legend entries of the intervals within [lo, hi): layers in order of first
-    appearance, categories and names in natural order."""
-    first: dict[str, int] = {}
-    for iv in rec.intervals:
-        if iv.end > lo and iv.start < hi:
-            key = colour_key(iv, by, layers)
-            if iv.start < first.get(key, iv.start + 1):
-                first[key] = iv.start
+def _block_of(parts: Sequence[Block]) -> dict[str, str]:
+    """Layer name -> the legend entry of its block."""
+    return {name: b.legend for b in parts for name in b.layers}
+
+
+def key_colours(keys: Sequence[str], by: str, parts: Sequence[Block] = ()) -> dict[str, str]:
+    """The colour of every legend entry, in order: the palette's for categories and names,
+    the block's for layers."""
     if by == "layer":
-        return sorted(first, key=lambda k: (k == _NO_LAYER, first[k], natural_key(k)))
-    return sorted(first, key=natural_key)
+        index = {b.legend: k for k, b in enumerate(parts)}
+        return {k: palette.layer_colour(index[k]) if k in index else palette.NO_LAYER
+                for k in keys}
+    return {k: palette.colour(k) for k in keys}
 
 
-def _draw_timeline(ax: Any, plt: Any, rec: Recorder, lo: int, hi: int, scale: float, by: str,
-                   layers: Layers, keys: list[str], px: float) -> None:
-    tracks = rec.tracks()
-    row = {t: i for i, t in enumerate(tracks)}
-    spans: dict[tuple[int, str], list[tuple[int, int]]] = {}
-    for iv in rec.intervals:
-        if iv.end <= lo or iv.start >= hi:
-            continue
-        spans.setdefault((row[(iv.path, iv.lane)], colour_key(iv, by, layers)), []).append(
-            (max(iv.start, lo), min(iv.end, hi)))
-    cmap = plt.get_cmap("tab20" if len(keys) > 10 else "tab10")
-    colour = {k: cmap(i % cmap.N) for i, k in enumerate(keys)}
-    colour[_NO_LAYER] = (0.6, 0.6, 0.6, 1.0)
-    for (r, key), bars in sorted(spans.items()):
+def _draw_timeline(ax: Any, plt: Any, lay: Layout, by: str, scale: float, px: float,
+                   row_in: float) -> None:
+    from matplotlib.colors import to_rgb
+
+    lo, hi, lanes, colour = lay.lo, lay.hi, lay.rows, lay.colours
+    for (r, key), bars in sorted(lay.bars.items()):
         wide, columns = thin_bars(bars, lo, hi, px)
+        rgb = to_rgb(colour[key])
         if wide:
             ax.broken_barh([(s / scale, w / scale) for s, w in wide], (r - 0.4, 0.8),
-                           facecolors=colour[key], linewidth=0)
+                           facecolors=rgb, linewidth=0)
         if columns:
-            rgba = [(*colour[key][:3], a) for _, _, a in columns]
             ax.broken_barh([(s / scale, w / scale) for s, w, _ in columns], (r - 0.4, 0.8),
-                           facecolors=rgba, linewidth=0)
-    ax.set_yticks(range(len(tracks)), [_label(p, lane) for p, lane in tracks], fontsize=8)
-    ax.set_ylim(len(tracks) - 0.5, -0.5)
+                           facecolors=[(*rgb, a) for _, _, a in columns], linewidth=0)
+    idle = [r for r, row in enumerate(lanes) if row.idle]
+    for r in idle:
+        ax.broken_barh([(lo / scale, (hi - lo) / scale)], (r - 0.25, 0.5),
+                       facecolors=palette.colour(_IDLE), linewidth=0)
+    row_labels(ax, [row.label for row in lanes], [row.idle for row in lanes], row_in)
     ax.grid(axis="x", alpha=0.3)
-    if keys:
-        shown = keys[:_LEGEND_MAX]
-        handles = [plt.Rectangle((0, 0), 1, 1, color=colour[k]) for k in shown]
-        labels = list(shown)
-        if len(keys) > len(shown):
+    entries = list(colour.items())[:_LEGEND_MAX]
+    more = len(colour) - len(entries)
+    if idle:
+        entries.append((_IDLE, palette.colour(_IDLE)))
+    if entries:
+        handles = [plt.Rectangle((0, 0), 1, 1, color=c) for _, c in entries]
+        labels = [k for k, _ in entries]
+        if more > 0:
             handles.append(plt.Rectangle((0, 0), 1, 1, color="white"))
-            labels.append(f"+{len(keys) - len(shown)} more")
+            labels.append(f"+{more} more")
         ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
-                  frameon=False, title=by)
+                  frameon=False, title="layer block" if by == "layer" else by,
+                  title_fontsize=8)
 
 
-def _draw_util(ax: Any, fig: Any, rec: Recorder, lo: int, hi: int, scale: float,
-               bins: int) -> None:
-    import numpy as np
-
-    from desim.trace.stats import bin_edges, utilisation_over_time
-
-    util = utilisation_over_time(rec, bin_edges(lo, hi, bins))
-    names = list(util)
-    grid = np.vstack([util[n] for n in names]) if names else np.zeros((1, bins))
-    im = ax.imshow(grid, aspect="auto", interpolation="nearest", cmap="viridis", vmin=0, vmax=1,
-                   extent=(lo / scale, hi / scale, len(grid) - 0.5, -0.5))
-    ax.set_yticks(range(len(names)), [_label(n, "") for n in names], fontsize=8)
-    cax = ax.inset_axes((1.01, 0.0, 0.015, 1.0))
-    bar = fig.colorbar(im, cax=cax)
-    bar.set_label("utilisation", fontsize=8)
-    bar.ax.tick_params(labelsize=7)
+def row_labels(ax: Any, labels: list[str], idle: list[bool], row_in: float) -> None:
+    """Y tick labels sized to the rows; every k-th one when rows are too thin for all."""
+    size = max(5.0, min(8.0, row_in * 72 * 0.7))
+    step = max(1, round(size / max(row_in * 72, 1e-9) + 0.49))
+    ticks = list(range(0, len(labels), step))
+    ax.set_yticks(ticks, [labels[k] for k in ticks], fontsize=size)
+    for tick, k in zip(ax.get_yticklabels(), ticks, strict=True):
+        if idle[k]:
+            tick.set_color("#808080")
+    ax.set_ylim(max(len(labels), 1) - 0.5, -0.5)
 
 
-def _draw_bandwidth(ax: Any, rec: Recorder, lo: int, hi: int, scale: float, bins: int) -> None:
-    from desim.trace.stats import bin_edges, counter_series
-
-    edges = bin_edges(lo, hi, bins)
-    series = counter_series(rec, "bandwidth")
-    for name, s in series.items():
-        ax.stairs(s.mean(edges), edges / scale, label=_label(name, ""), linewidth=1.2)
-    ax.set_ylabel("B/cycle", fontsize=8)
-    ax.grid(alpha=0.3)
-    if series:
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False,
-                  title="link bandwidth")
-    else:
-        ax.text(0.5, 0.5, "no bandwidth counters in the trace", transform=ax.transAxes,
-                ha="center", va="center", fontsize=9)
+def _draw_boundaries(ax: Any, layers: Layers, lo: int, hi: int, scale: float) -> None:
+    """A thin line at every layer's start inside the window."""
+    starts = sorted({s for _, s, _ in layers if lo < s < hi})
+    if starts:
+        ax.vlines([s / scale for s in starts], 0, 1, transform=ax.get_xaxis_transform(),
+                  colors="#404040", linewidth=0.5, alpha=0.35, zorder=3)
 
 
-def _label(path: str, lane: str) -> str:
-    text = f"{path.split('.', 1)[-1]}/{lane}" if lane else path.split(".", 1)[-1]
-    return text if len(text) <= _LABEL_CHARS else "…" + text[-_LABEL_CHARS + 1:]
+def _draw_strip(ax: Any, parts: Sequence[Block], by: str, lo: int, hi: int, scale: float,
+                px: float) -> None:
+    """The layer blocks as labelled spans: in their colours when bars are coloured by
+    layer, in alternating greys otherwise."""
+    from matplotlib.colors import to_rgb
+
+    for k, b in enumerate(parts):
+        s, e = max(b.start_ps, lo), min(b.end_ps, hi)
+        fill = palette.layer_colour(k) if by == "layer" else ("#d9d9d9", "#f0f0f0")[k % 2]
+        ax.axvspan(s / scale, max(e, s + px) / scale, color=fill, linewidth=0)
+        ax.axvline(s / scale, color="#404040", linewidth=0.6)
+        r, g, bl = to_rgb(fill)
+        ink = "white" if 0.299 * r + 0.587 * g + 0.114 * bl < 0.55 else "black"
+        for text in (b.label, f"#{b.first}" if b.first == b.last else f"#{b.first}-{b.last}"):
+            if (e - s) / px >= 6.2 * len(text) + 6:
+                ax.text((s + e) / 2 / scale, 0.5, text, ha="center", va="center", fontsize=7.5,
+                        color=ink, clip_on=True)
+                break
+    ax.set_yticks([])
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("layers", fontsize=8, rotation=0, ha="right", va="center")
+    ax.tick_params(bottom=False, labelbottom=False)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)

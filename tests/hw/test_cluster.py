@@ -101,6 +101,38 @@ def test_conv_job_closed_form():
                              "macs": 3 * 6 * 36, "cycles": 788}
 
 
+def test_energy_by_core_state():
+    """After the 827-cycle job (1 GHz): the controller was busy 20 cycles, each worker 788,
+    so 3 x 827 - 1596 = 885 core-cycles were idle (clock-gated) at 60 uW."""
+    sim, cl = make(n_cores=2)
+    run_jobs(sim, cl, CONV)
+    assert sim.now == 827_000
+    idle_pj = 885_000 * cl.spec.idle_power_uw * 1e-6
+    assert cl.static_energy_pj == pytest.approx(idle_pj)
+    assert cl.energy_pj == pytest.approx(1596 * cl.spec.energy_pj_per_core_cycle + idle_pj)
+
+
+def test_a_long_idle_cluster_sleeps_without_changing_timing():
+    """With sleep after 100 idle cycles: between a job ending at 827 and the next starting
+    at 10,000 the cluster sleeps 10,000 - 827 - 100 cycles, its 3 cores at 5 uW each, idle
+    at 60 uW the rest of the time; both jobs still take 827 cycles."""
+    sim = Sim()
+    soc = Component(sim, "soc", Clock("soc", int(GHZ)))
+    spec = ClusterSpec(n_cores=2, freq_hz=GHZ, l1_conflict_stall=0.0, event_unit=EU,
+                       ops=COSTS, sleep_after_cycles=100, sleep_power_uw=5.0)
+    cl = Cluster(soc, "cluster", spec)
+    [first] = run_jobs(sim, cl, CONV)
+    [second] = run_jobs(sim, cl, CONV, at=10_000_000 - sim.now)
+    assert cycles(cl, first) == cycles(cl, second) == 827 and second.start == 10_000_000
+    asleep = 10_000 - 827 - 100
+    idle = 3 * 10_827 - 2 * 1596 - 3 * asleep
+    assert cl.static_energy_pj == pytest.approx((idle * 60 + 3 * asleep * 5) * 1e-3)
+    sim.env.run(until=sim.now + 1_000_000)   # idle 1000 more cycles: 900 of them asleep
+    idle += 3 * 100
+    asleep += 900
+    assert cl.static_energy_pj == pytest.approx((idle * 60 + 3 * asleep * 5) * 1e-3)
+
+
 def test_conflict_stall_scales_with_other_busy_cores():
     """Each core adds ceil(300 accesses x 0.1 x (busy - 1)) cycles: 30 on 2 cores, 0 alone."""
     assert CONV_ACCESSES == 300

@@ -391,4 +391,7 @@ def test_energy_counts_commands_and_background():
     idle = 2 * 1000 - active
     assert en["background"] == pytest.approx((active * DDR4.power_active_standby_mw
                                               + idle * DDR4.power_precharge_standby_mw) * 0.63)
-    assert en["total"] == pytest.approx(sum(v for k, v in en.items() if k != "total"))
+    assert en["act_standby"] == pytest.approx(active * DDR4.power_active_standby_mw * 0.63)
+    assert en["act_powerdown"] == en["pre_powerdown"] == en["self_refresh"] == 0
+    assert en["total"] == pytest.approx(sum(en[k] for k in ("act", "read", "write", "refresh",
+                                                            "background")))

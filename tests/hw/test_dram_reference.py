@@ -5,11 +5,14 @@ SLOW-ISH: replays all twelve 65,536-request traces of reference/dram/traces once
 checks). Targets (reference/dram/README.md): row-hit rate within 0.01 and ACT count within
 1 % everywhere; total cycles within 1 %, average read latency within 10 % and p99 within
 10 % for the ``ia20`` arrivals (refresh sets the tail); bandwidth within 5 % back to back.
+Background energy per rank and power state matches DRAMSim3's statistics exactly, with
+DRAMSim3's policy (no power-down, no self-refresh: the DDR4-3200 defaults).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -67,3 +70,30 @@ def test_back_to_back_bandwidth_matches(shared_dir, name):
     res = replayed(shared_dir, name)
     assert res.bandwidth_gbps == pytest.approx(float(ref["bw_useful_GBps"]), rel=0.05)
     assert res.bandwidth_gbps <= DramSpec().peak_gbps
+
+
+@pytest.mark.parametrize("name", TRACES)
+def test_background_energy_per_state_matches_dramsim3(shared_dir, name):
+    """DRAMSim3 books VDD * IDD3N (IDD2N) * devices per rank-cycle with a bank open (all
+    closed), nothing in power-down or self-refresh (disabled). Run to its last cycle (it
+    stops 3,001 cycles after the trace, refreshing meanwhile), each rank's act_stb and
+    pre_stb energies are ours, in mW x cycles."""
+    ref = json.loads((shared_dir / f"reference/dram/dramsim3_stats/{name}.json").read_text())
+    ref = ref["0"]
+    spec = DramSpec()
+    assert (spec.powerdown_after, spec.self_refresh_after) == (0, 0)
+    engine = replayed(shared_dir, name).engine
+    assert engine is not None
+    engine.advance(ref["num_cycles"])
+    for r, cycles in enumerate(engine.state_cycles(ref["num_cycles"])):
+        assert cycles["act_standby"] * spec.power_active_standby_mw == pytest.approx(
+            ref["act_stb_energy"][str(r)], rel=1e-12)
+        assert cycles["pre_standby"] * spec.power_precharge_standby_mw == pytest.approx(
+            ref["pre_stb_energy"][str(r)], rel=1e-12)
+        assert cycles["self_refresh"] == ref["sref_cycles"][str(r)] == 0
+        assert ref["sref_energy"][str(r)] == 0
+        assert cycles["act_powerdown"] == cycles["pre_powerdown"] == 0
+    background = sum(ref[k][str(r)] for k in ("act_stb_energy", "pre_stb_energy")
+                     for r in range(spec.ranks))
+    energy = engine.energy_pj(ref["num_cycles"])
+    assert energy["background"] == pytest.approx(background * spec.tCK_ns, rel=1e-12)

@@ -116,3 +116,44 @@ def test_command_prints_one_line_errors(tmp_path):
     bad = subprocess.run([*cmd, "--preset", "x"], capture_output=True, text=True, check=False)
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "desim: error: unknown DRAM preset 'x'" in bad.stderr
+
+
+def test_a_runs_dram_trace_replays_with_its_requests_and_bytes(tmp_path, capsys):
+    """``desim run --dram-trace`` logs every transaction the run's DRAM was offered;
+    ``desim dram-replay`` reads the file back: same request count, same bytes (each
+    request one 128 B LPDDR4 burst), covering the bytes the run moved."""
+    from desim.cli import main
+    from desim.driver import simulate
+    from desim.hw.dram.component import record_requests
+
+    path = tmp_path / "resnet8.trc.gz"
+    assert main(["run", "flat_cluster", "-w", "resnet8", "-o", str(tmp_path / "out"),
+                 "--no-trace", "--dram-trace", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["dram-replay", str(path), "--preset", "lpddr4_2400", "--json"]) == 0
+    replayed = json.loads(capsys.readouterr().out)
+    with record_requests():
+        result = simulate("flat_cluster", "resnet8", trace=False)
+    dram = result.soc.memory("dram")
+    txn = dram.spec.txn_bytes
+    assert replayed["requests"] == dram.counters["transactions"] > 1000
+    assert replayed["requests"] * txn == sum(txn for _ in dram.requests())
+    moved = dram.counters["bytes_read"] + dram.counters["bytes_written"]
+    assert moved <= replayed["requests"] * txn < moved + 2 * txn * dram.counters["accesses"]
+    trace = read_trace(path, dram.spec)
+    assert list(zip(trace.addrs, trace.writes, trace.arrivals, strict=True)) == list(
+        dram.requests())
+
+
+def test_dram_trace_needs_a_dram_and_recording(tmp_path, capsys):
+    from desim.cli import main
+    from desim.driver import simulate
+    from desim.hw.dram.component import DramController
+
+    assert main(["run", "stream_soc", "-w", "tiles", "-o", str(tmp_path), "--no-trace",
+                 "--dram-trace", str(tmp_path / "x.trc")]) == 2
+    assert "--dram-trace: platform stream_soc has no DRAM" in capsys.readouterr().err
+    assert DramController.recording is False
+    result = simulate("imc_cluster", "resnet8", trace=False)
+    with pytest.raises(SpecError, match="requests are not recorded"):
+        next(result.soc.memory("dram").requests())

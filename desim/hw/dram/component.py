@@ -22,13 +22,20 @@ until then. A new access in between wakes the daemon, which discards the fork an
 again from the engine brought to the new access's cycle, so every access sees the
 controller exactly as the accesses issued before it left it.
 
-Energy (pJ): the engine's ACT/READ/WRITE/REF energies plus background power up to now.
+Energy (pJ): the engine's ACT/READ/WRITE/REF energies plus background power per power
+state up to now; ``static_energy_pj`` is the traffic-independent part (background and
+refresh).
+
+Request log: controllers built inside ``with record_requests():`` keep every transaction
+they are offered, as (byte address from the controller's base, write, arrival cycle), the
+trace format of :mod:`desim.hw.dram.replay`; others keep nothing and pay nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
 
 import simpy
 
@@ -38,10 +45,24 @@ from desim.hw.dram.spec import DramSpec
 from desim.kernel import Clock, Component
 
 
+@contextmanager
+def record_requests() -> Iterator[None]:
+    """Controllers built inside the block log their requests (``DramController.requests``),
+    e.g. around ``simulate(...)`` for ``desim run --dram-trace``."""
+    before = DramController.recording
+    DramController.recording = True
+    try:
+        yield
+    finally:
+        DramController.recording = before
+
+
 class DramController(Component):
     """One DRAM channel and its controller, mapped at ``[base_addr, base_addr + capacity)``."""
 
     kind = "dram"
+    #: controllers built while True log their requests; set it with :func:`record_requests`
+    recording: ClassVar[bool] = False
 
     def __init__(self, parent: Component, name: str, spec: DramSpec | None = None,
                  base_addr: int = 0):
@@ -54,6 +75,8 @@ class DramController(Component):
         self.engine = DramEngine(spec)
         self._txn = spec.txn_bytes
         self._kick = self.sim.event(f"{self.path}: work to do")
+        #: with recording on: (arrival cycle, first offset, transactions, write) per access
+        self._log: list[tuple[int, int, int, bool]] | None = [] if self.recording else None
         self.process(self._serve(), "serve", daemon=True)
 
     # -- memory-target protocol --------------------------------------------------------
@@ -80,8 +103,11 @@ class DramController(Component):
         done = self.sim.event(f"{self.path}: {'write' if write else 'read'} of {nbytes} B "
                               f"at {offset:#x}")
         engine.submit(range(first, last + txn, txn), write, engine.now, tag=done)
+        n = (last - first) // txn + 1
         self.counters["accesses"] += 1
-        self.counters["transactions"] += (last - first) // txn + 1
+        self.counters["transactions"] += n
+        if self._log is not None:
+            self._log.append((engine.now, first, n, write))
         if not self._kick.triggered:
             self._kick.succeed()
         tracer = self._tracer
@@ -122,13 +148,33 @@ class DramController(Component):
 
     # -- statistics --------------------------------------------------------------------
 
+    def requests(self) -> Iterator[tuple[int, bool, int]]:
+        """The requests offered so far as (byte address from ``base_addr``, write, arrival
+        cycle), in order; the controller must have been built with recording on."""
+        if self._log is None:
+            raise SpecError(f"{self.path}: requests are not recorded; build the controller "
+                            "inside 'with record_requests():'")
+        txn = self._txn
+        for cycle, first, n, write in self._log:
+            for i in range(n):
+                yield first + i * txn, write, cycle
+
     @property
     def energy_pj(self) -> float:
         """Energy so far (pJ): commands plus background power up to now."""
         return self.energy_breakdown()["total"]
 
+    @property
+    def static_energy_pj(self) -> float:
+        """The traffic-independent part of :attr:`energy_pj` (pJ): background power in
+        every power state plus refresh."""
+        energy = self.energy_breakdown()
+        return energy["background"] + energy["refresh"]
+
     def energy_breakdown(self) -> dict[str, float]:
-        """Energy so far by component (pJ): act, read, write, refresh, background, total."""
+        """Energy so far by component (pJ): act, read, write, refresh, background per power
+        state (act_standby, pre_standby, act_powerdown, pre_powerdown, self_refresh), their
+        sum background, and total."""
         return self._sync().energy_pj()
 
     def stats(self) -> dict[str, Any]:

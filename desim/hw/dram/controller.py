@@ -49,8 +49,19 @@ from entering the queue is ``1 + RL + burst`` on a row hit, ``+ tRCD`` on a clos
 policy every column command auto-precharges: the bank closes at the earliest legal PRE
 time and may be activated ``tRP`` later.
 
+Power states (per rank): a rank is idle while none of its banks has a command queued and
+no refresh of it is pending. An idle rank powers down (CKE low) ``powerdown_after`` cycles
+after it became idle, and not before its last command is done (a READ's data, a WRITE's
+recovery, a REF's tRFC); it enters self-refresh (banks precharged, no REF needed)
+``self_refresh_after`` cycles after. Nothing is simulated while it sleeps: when a command
+is queued for it or a refresh falls due, the cycles since entry are booked from the gap
+and its next command waits ``tXP`` (``tXS`` from self-refresh). A refresh falling due in
+self-refresh is skipped. Without a policy (the defaults) no rank ever powers down.
+
 Energy (pJ) = ACTs * E_act + READs * E_read + WRITEs * E_write + REFs * E_ref
-+ sum over ranks of (cycles with a bank open * P_active + other cycles * P_precharged) * tCK.
++ sum over ranks and power states of cycles in the state * its power * tCK
+(active / precharge standby: a bank open / none; active / precharge power-down;
+self-refresh).
 """
 
 from __future__ import annotations
@@ -137,6 +148,9 @@ class DramEngine:
         self.wr_to_pre = s.CWL + burst + s.tWR
         self.closed_page = s.page_policy == "closed"
         self.ref_interval = s.tREFI // s.ranks
+        self.pd_after = s.powerdown_after
+        self.sr_after = s.self_refresh_after
+        self.lowpower = bool(s.powerdown_after or s.self_refresh_after)
         # -- state (everything below is copied by fork) --------------------------------
         self.now = 0
         self.open_row = [-1] * nb      # open row per bank, -1 when closed
@@ -183,6 +197,14 @@ class DramEngine:
         self.open_cnt = [0] * s.ranks
         self.active_since = [0] * s.ranks
         self.active_cycles = [0] * s.ranks
+        # power states (with a power-down or self-refresh policy)
+        self.r_cmds = [0] * s.ranks      # commands queued for the rank's banks
+        self.idle_since = [0] * s.ranks  # cycle the rank's last queued command issued
+        self.pde = [0] * s.ranks         # earliest power-down entry after its commands
+        self.pd_act = [0] * s.ranks      # cycles powered down with a bank open
+        self.pd_pre = [0] * s.ranks      # cycles powered down with all banks closed
+        self.sr_cycles = [0] * s.ranks   # cycles in self-refresh
+        self.n_pdx = self.n_srx = 0      # power-down and self-refresh exits
         # statistics
         self.n_act = self.n_pre = self.n_rd = self.n_wr = self.n_ref = 0
         self.rd_hits = self.wr_hits = self.misses = self.conflicts = 0
@@ -313,21 +335,48 @@ class DramEngine:
         extra = until - self.active_since[rank] if self.open_cnt[rank] else 0
         return self.active_cycles[rank] + extra
 
-    def energy_pj(self, until: int | None = None) -> dict[str, float]:
-        """Energy by component (pJ) up to cycle ``until`` (default: now)."""
-        s = self.spec
+    def state_cycles(self, until: int | None = None) -> list[dict[str, int]]:
+        """Cycles each rank spent in each power state before ``until`` (default: now):
+        ``act_standby``, ``pre_standby``, ``act_powerdown``, ``pre_powerdown``,
+        ``self_refresh``; a rank still asleep is counted as asleep up to ``until``."""
         until = self.now if until is None else until
-        active = sum(self.active_cycles_of(r, until) for r in range(s.ranks))
-        idle = s.ranks * until - active
+        out = []
+        for r in range(self.spec.ranks):
+            active = self.active_cycles_of(r, until)
+            apd, ppd, sref = self.pd_act[r], self.pd_pre[r], self.sr_cycles[r]
+            if self.lowpower:
+                n_pd, n_sr = self._asleep(r, until)
+                if self.open_cnt[r]:
+                    apd += n_pd
+                    active -= n_sr  # its banks were precharged on entering self-refresh
+                else:
+                    ppd += n_pd
+                sref += n_sr
+            out.append({"act_standby": active - apd, "pre_standby": until - active - ppd - sref,
+                        "act_powerdown": apd, "pre_powerdown": ppd, "self_refresh": sref})
+        return out
+
+    def energy_pj(self, until: int | None = None) -> dict[str, float]:
+        """Energy by component (pJ) up to cycle ``until`` (default: now): per command kind,
+        background per power state, their sum ``background``, and ``total``."""
+        s = self.spec
+        power = {"act_standby": s.power_active_standby_mw,
+                 "pre_standby": s.power_precharge_standby_mw,
+                 "act_powerdown": s.power_active_powerdown_mw,
+                 "pre_powerdown": s.power_precharge_powerdown_mw,
+                 "self_refresh": s.power_self_refresh_mw}
+        states = self.state_cycles(until)
         out = {
             "act": self.n_act * s.energy_act_pj,
             "read": self.n_rd * s.energy_read_pj,
             "write": self.n_wr * s.energy_write_pj,
             "refresh": self.n_ref * s.energy_ref_pj,
-            "background": (active * s.power_active_standby_mw
-                           + idle * s.power_precharge_standby_mw) * s.tCK_ns,
         }
-        out["total"] = sum(out.values())
+        commands = sum(out.values())
+        for state, mw in power.items():
+            out[state] = sum(r[state] for r in states) * mw * s.tCK_ns
+        out["background"] = sum(out[state] for state in power)
+        out["total"] = commands + out["background"]
         return out
 
     def stats(self) -> dict[str, Any]:
@@ -340,6 +389,7 @@ class DramEngine:
             "row_hit_rate": (self.rd_hits + self.wr_hits) / cols if cols else 0.0,
             "forwarded_reads": self.n_forwarded, "merged_reads": self.n_merged,
             "bus_busy_cycles": cols * self.burst,
+            "powerdown_exits": self.n_pdx, "self_refresh_exits": self.n_srx,
         }
 
     # -- main loop -------------------------------------------------------------------
@@ -384,10 +434,12 @@ class DramEngine:
     def _tick(self, t: int, cn: int) -> None:
         """Simulate cycle ``t``: refresh trigger, one command, one move, one arrival."""
         if t == self.ref_next:
-            self.ref_pending.append(self.ref_rank)
-            self.ref_rank = (self.ref_rank + 1) % self.spec.ranks
+            r = self.ref_rank
+            if not self.lowpower or self._wake(r, t, refresh=True):
+                self.ref_pending.append(r)
+                cn = t
+            self.ref_rank = (r + 1) % self.spec.ranks
             self.ref_next += self.ref_interval
-            cn = t
         column = False
         if cn <= t:
             column = self._issue(t)
@@ -604,7 +656,77 @@ class DramEngine:
             self.b_act[b] = max(self.b_act[b], self.b_pre[b] + self.spec.tRP)
             self._close(r, t)
             self.n_pre += 1
+        if self.lowpower:
+            # power-down waits for the read data, the write recovery, an auto-precharge
+            done = t + self.wr_to_pre if e[2] else end
+            if self.closed_page:
+                done = max(done, self.b_pre[b])
+            self.pde[r] = max(self.pde[r], done + 1)
+            self.r_cmds[r] -= 1
+            if not self.r_cmds[r]:
+                self.idle_since[r] = t
         self._bound(b, t)
+
+    # -- power states ----------------------------------------------------------------
+
+    def _sleep_at(self, r: int) -> tuple[int, int]:
+        """Cycles at which rank ``r`` enters power-down and self-refresh if nothing comes
+        (INF: never, or the rank is busy: a command queued or its refresh pending)."""
+        if self.r_cmds[r] or r in self.ref_pending:
+            return INF, INF
+        since, ready = self.idle_since[r], self.pde[r]
+        pd = max(since + self.pd_after, ready) if self.pd_after else INF
+        sr = max(since + self.sr_after, ready) if self.sr_after else INF
+        return pd, sr
+
+    def _asleep(self, r: int, until: int) -> tuple[int, int]:
+        """(power-down, self-refresh) cycles of the current idle period before ``until``."""
+        pd, sr = self._sleep_at(r)
+        return max(0, min(until, sr) - pd), max(0, until - sr)
+
+    def _wake(self, r: int, t: int, refresh: bool = False) -> bool:
+        """Rank ``r`` is needed at cycle ``t``: book the cycles it slept and hold its next
+        command for tXP (tXS). With ``refresh`` (its REF falls due), a rank in self-refresh
+        stays there and False is returned: it refreshes itself."""
+        n_pd, n_sr = self._asleep(r, t)
+        if n_sr and refresh:
+            return False
+        if not (n_pd or n_sr):
+            return True
+        if self.open_cnt[r]:
+            self.pd_act[r] += n_pd
+        else:
+            self.pd_pre[r] += n_pd
+        s = self.spec
+        if n_sr:
+            self.sr_cycles[r] += n_sr
+            self._precharge_rank(r, t - n_sr)
+            self.n_srx += 1
+            ready = t + s.tXS
+        else:
+            self.n_pdx += 1
+            ready = t + s.tXP
+        lo = r * self.banks_per_rank
+        for b in range(lo, lo + self.banks_per_rank):
+            if self.b_act[b] < ready:
+                self.b_act[b] = ready
+        self.r_pre[r] = max(self.r_pre[r], ready)
+        self.r_rd[r] = max(self.r_rd[r], ready)
+        self.r_wr[r] = max(self.r_wr[r], ready)
+        return True
+
+    def _precharge_rank(self, r: int, t: int) -> None:
+        """Close every open bank of rank ``r`` at cycle ``t`` (the precharge-all that
+        precedes self-refresh entry)."""
+        lo = r * self.banks_per_rank
+        for b in range(lo, lo + self.banks_per_rank):
+            if self.open_row[b] >= 0:
+                self.open_row[b] = -1
+                self.hits[b] = 0
+                self.conflict[b] = False
+                self.b_act[b] = max(self.b_act[b], t + self.spec.tRP)
+                self._close(r, t)
+                self.n_pre += 1
 
     # -- refresh ---------------------------------------------------------------------
 
@@ -636,6 +758,8 @@ class DramEngine:
         if self.log is not None:
             self.log.append((t, "REF", r, -1))
         self.r_act[r] = max(self.r_act[r], t + self.spec.tRFC)
+        if self.pde[r] < t + self.spec.tRFC:
+            self.pde[r] = t + self.spec.tRFC
         self.n_ref += 1
         self.ref_pending.popleft()
         for b in range(lo, hi):
@@ -699,6 +823,11 @@ class DramEngine:
         q = self.cmdq[b]
         q.append(e)
         self.n_cmd += 1
+        if self.lowpower:
+            r = self.rank_of[b]
+            if not self.r_cmds[r]:
+                self._wake(r, t)
+            self.r_cmds[r] += 1
         if len(q) == self.spec.cmd_queue_depth:
             self.rq_mov -= self.rqc[b]
             self.wq_mov -= self.wqc[b]
@@ -790,5 +919,5 @@ _CONSTANT = frozenset({
     "s_ro", "m_ro", "s_ra", "m_ra", "s_bg", "m_bg", "s_ba", "m_ba",
     "burst", "read_delay", "write_delay", "ccd_l", "ccd_s", "rd_to_rd_o",
     "rd_to_wr", "wr_to_rd_l", "wr_to_rd_s", "wr_to_rd_o", "wr_to_pre", "closed_page",
-    "ref_interval",
+    "ref_interval", "pd_after", "sr_after", "lowpower",
 })

@@ -19,7 +19,7 @@ Metrics (the definitions of reference/dram/README.md)::
     percentiles    = nearest rank: the smallest latency with >= q of the reads at or below
 
 Command line: ``desim dram-replay TRACE [--preset NAME] [--set KEY=VALUE] [--json]``
-(desim/cli/dram.py).
+(desim/cli/dram.py). :func:`write_trace` writes the format (``desim run --dram-trace``).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from __future__ import annotations
 import gzip
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,8 @@ class ReplayResult:
     stats: dict[str, Any] = field(default_factory=dict)
     energy_pj: dict[str, float] = field(default_factory=dict)
     wall_s: float = 0.0
+    #: the engine after the replay, for statistics beyond these (e.g. ``state_cycles``)
+    engine: DramEngine | None = field(default=None, repr=False)
 
     def metrics(self) -> dict[str, Any]:
         """The documented metrics as one JSON-ready object."""
@@ -106,6 +109,23 @@ def read_trace(path: str | Path, spec: DramSpec | None = None) -> Trace:
     if not addrs:
         raise SpecError(f"trace {path}: no requests in it")
     return Trace(str(path), addrs, writes, arrivals)
+
+
+def write_trace(path: str | Path, requests: Iterable[tuple[int, bool, int]],
+                comment: str = "") -> int:
+    """Write (address, write, arrival cycle) requests in the trace format, gzip-compressed
+    when ``path`` ends in ``.gz``, each line of ``comment`` as a ``#`` line first; returns
+    the number of requests written."""
+    path = Path(path)
+    n = 0
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt") as fh:
+        for line in comment.splitlines():
+            fh.write(f"# {line}\n")
+        for addr, write, cycle in requests:
+            fh.write(f"{addr:#010x} {'WRITE' if write else 'READ'} {cycle}\n")
+            n += 1
+    return n
 
 
 class _BadLine(Exception):
@@ -163,7 +183,7 @@ def replay(trace: Trace, spec: DramSpec) -> ReplayResult:
         total_cycles=total,
         bandwidth_gbps=len(trace) * spec.txn_bytes / (total * spec.tCK_ns) if total else 0.0,
         read_latency=latency_summary(engine.lat_hist), row_hit_rate=stats["row_hit_rate"],
-        stats=stats, energy_pj=engine.energy_pj(total), wall_s=wall)
+        stats=stats, energy_pj=engine.energy_pj(total), wall_s=wall, engine=engine)
 
 
 def latency_summary(hist: dict[int, int]) -> dict[str, float] | None:

@@ -11,8 +11,15 @@ policy knobs, and the energy figures of each command. Derived geometry::
     row bytes per rank  = columns * device_width / 8 * devices per rank
     peak bandwidth      = transaction bytes / (burst cycles * tCK)
 
+Background power is given per rank and power state: active / precharge standby (a bank
+open / all banks closed, CKE high), active / precharge power-down (CKE low) and
+self-refresh; the controller powers a rank down after ``powerdown_after`` idle cycles and
+puts it in self-refresh after ``self_refresh_after`` (0: never), paying ``tXP`` / ``tXS``
+before its next command.
+
 Defaults are DDR4-3200 (DRAMSim3's ``DDR4_8Gb_x8_3200.ini`` as run for the reference
-figures in ``reference/dram/README.md``); :func:`preset` returns the other parts.
+figures in ``reference/dram/README.md``, with DRAMSim3's controller: no power-down);
+:func:`preset` returns the other parts.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ _DS3 = "DRAMSim3 DDR4_8Gb_x8_3200.ini (reference/dram/README.md)"
 _IDD = ("from the IDD currents of DRAMSim3 DDR4_8Gb_x8_3200.ini (VDD 1.2 V, IDD0 57, IDD2N 37, "
         "IDD3N 52, IDD4R 168, IDD4W 150, IDD5AB 250 mA per x8 device, 8 devices), "
         "DRAMSim3's energy equations, times tCK")
+_DS3_INI = "DRAMSim3's shipped DDR4_8Gb_x8_3200.ini"
+_DS3_CTRL = ("DRAMSim3's controller as run for the reference (commit 2981759): no power-down, "
+             "enable_self_refresh false")
 _LP4 = "DRAMSim3 LPDDR4_8Gb_x16_2400.ini (reference/dram/README.md)"
 _S27 = "Infineon (Cypress) S27KS0641 HyperRAM datasheet 001-97964 Rev. *L"
 
@@ -84,6 +94,10 @@ class DramSpec(Spec):
                        gt=0, source=_DS3)
     tPPD: int = param(0, unit="tCK", doc="PRE to PRE in one rank (LPDDR4); 0: no constraint",
                       ge=0, source="JEDEC DDR4 has no tPPD")
+    tXP: int = param(10, unit="tCK", gt=0, doc="power-down exit (CKE high) to the next command",
+                     source=_DS3_INI)
+    tXS: int = param(576, unit="tCK", gt=0, doc="self-refresh exit to the next command",
+                     source=_DS3_INI)
     # -- address mapping and controller ------------------------------------------------
     address_mapping: str = param(
         "rochrababgco", doc="physical address fields, MSB to LSB (ro ch ra ba bg co); the "
@@ -107,6 +121,12 @@ class DramSpec(Spec):
         4, unit="column commands", gt=0, doc="a row conflict may precharge once its open row "
         "served this many column commands, even with more hits queued",
         source="DRAMSim3 command-queue precharge arbitration (commit 2981759)")
+    powerdown_after: int = param(
+        0, unit="tCK", ge=0, doc="idle cycles of a rank (no command queued for it) after which "
+        "the controller powers it down (CKE low); 0: never", source=_DS3_CTRL)
+    self_refresh_after: int = param(
+        0, unit="tCK", ge=0, doc="idle cycles of a rank after which the controller precharges "
+        "it and enters self-refresh (no REF needed while there); 0: never", source=_DS3_CTRL)
     # -- energy ------------------------------------------------------------------------
     energy_act_pj: float = param(
         4233.6, unit="pJ", ge=0, doc="one ACT-PRE pair of a rank",
@@ -126,6 +146,15 @@ class DramSpec(Spec):
     power_precharge_standby_mw: float = param(
         355.2, unit="mW", ge=0, doc="background power of a rank with all banks closed",
         source="VDD*IDD2N*8, " + _IDD)
+    power_active_powerdown_mw: float = param(
+        412.8, unit="mW", ge=0, doc="background power of a rank powered down with a bank open",
+        source="VDD*IDD3P*8, IDD3P 43 mA per x8 device, VDD 1.2 V, " + _DS3_INI)
+    power_precharge_powerdown_mw: float = param(
+        240.0, unit="mW", ge=0, doc="background power of a rank powered down, banks closed",
+        source="VDD*IDD2P*8, IDD2P 25 mA per x8 device, VDD 1.2 V, " + _DS3_INI)
+    power_self_refresh_mw: float = param(
+        288.0, unit="mW", ge=0, doc="power of a rank in self-refresh (its refresh included)",
+        source="VDD*IDD6x*8, IDD6x 30 mA per x8 device, VDD 1.2 V, " + _DS3_INI)
 
     @classmethod
     def from_preset(cls, name: str) -> DramSpec:
@@ -215,34 +244,60 @@ class DramSpec(Spec):
 
 
 def _lpddr4_2400() -> DramSpec:
-    # LPDDR4-2400, DRAMSim3 LPDDR4_8Gb_x16_2400.ini as listed in reference/dram/README.md.
-    # Energies: no LPDDR4 IDD table at hand; the DDR4-3200 figures scaled to VDD2 1.1 V and
-    # to this organisation (ACT: same 8 KiB rank row; read/write: per bit moved; REF and
-    # background: per device). An estimate, stated as such in docs/models/dram.md.
+    # LPDDR4-2400, DRAMSim3 LPDDR4_8Gb_x16_2400.ini as listed in reference/dram/README.md
+    # (tXP 6 and tXS 432 from the ini itself). Command energies: no LPDDR4 IDD table in the
+    # ini (it holds DDR4-class currents on one 1.2 V rail); the DDR4-3200 figures scaled to
+    # VDD2 1.1 V and to this organisation (ACT: same 8 KiB rank row; read/write: per bit
+    # moved; REF: per device). An estimate, stated as such in docs/models/dram.md.
+    # Background: JEDEC LPDDR4 8Gb x16 currents per VDD domain (VDD1 1.8 V, VDD2 1.1 V;
+    # VDDQ left out as the I/O rail), 4 x16 devices per rank.
     v = 1.1 / 1.2
+    devices = 4
+
+    def mw(vdd1_ma: float, vdd2_ma: float) -> float:
+        return round(devices * (1.8 * vdd1_ma + 1.1 * vdd2_ma), 4)
+
     spec = DramSpec(
         name="lpddr4_2400", ranks=2, bank_groups=2, banks_per_group=4, rows=65536,
         columns=1024, device_width=16, bus_width=64, burst_length=16, tCK_ns=0.83,
         CL=17, CWL=14, tRCD=15, tRP=15, tRAS=32, tRFC=392, tREFI=8660, tCCD_S=4, tCCD_L=6,
         tRRD_S=8, tRRD_L=8, tFAW=32, tWTR_S=8, tWTR_L=16, tWR=30, tRTP=12, tRTRS=1, tPPD=2,
+        tXP=6, tXS=432, powerdown_after=512,
         energy_act_pj=round(4233.6 * v, 2), energy_read_pj=round(2806.27 * 2 * v, 2),
         energy_write_pj=round(2370.82 * 2 * v, 2), energy_ref_pj=round(670602.24 * v / 2, 2),
-        power_active_standby_mw=round(499.2 * v / 2, 2),
-        power_precharge_standby_mw=round(355.2 * v / 2, 2))
+        power_active_standby_mw=mw(2.25, 30.0), power_precharge_standby_mw=mw(2.0, 27.0),
+        power_active_powerdown_mw=mw(1.2, 9.0), power_precharge_powerdown_mw=mw(1.2, 3.0),
+        power_self_refresh_mw=mw(0.3, 0.5))
     est = "estimate, not from an LPDDR4 datasheet: the DDR4-3200 figure times VDD2/VDD (1.1/1.2)"
+    jedec = ("JEDEC LPDDR4 8Gb x16 currents per VDD domain, DRAMSys memspec "
+             "JEDEC_8Gb_LPDDR4-3200_16bit.json (tukl-msd/DRAMSys): 4 devices x (1.8 V x IDD{0}1 "
+             "+ 1.1 V x IDD{0}2) = 4 x (1.8 x {1} + 1.1 x {2}) mA; in place of "
+             "LPDDR4_8Gb_x16_2400.ini's IDD{0}, a DDR4-class current on one 1.2 V rail")
     return spec.cite(
         name=_LP4,
         **dict.fromkeys(("ranks", "bank_groups", "banks_per_group", "rows", "columns",
                          "device_width", "bus_width", "burst_length", "tCK_ns", "CL", "CWL",
                          "tRCD", "tRP", "tRAS", "tRFC", "tREFI", "tCCD_S", "tCCD_L", "tFAW",
                          "tWTR_S", "tWTR_L", "tWR", "tRTP", "tPPD"), _LP4),
+        tXP="DRAMSim3's shipped LPDDR4_8Gb_x16_2400.ini: tXP 6",
+        tXS="DRAMSim3's shipped LPDDR4_8Gb_x16_2400.ini: tXS 432",
         tRRD_S=_LP4 + " (its one tRRD)", tRRD_L=_LP4 + " (its one tRRD)",
+        powerdown_after=(
+            "Synopsys uMCTL2 DDR/LPDDR controller: PWRTMG.powerdown_to_x32 reset value 16 x 32 "
+            "cycles (Microchip SAMA7G5 UDDRC_PWRTMG; 1:1 DFI clock assumed), power-down "
+            "enabled as an embedded LPDDR4 system's firmware does (assumed); DRAMSim3's "
+            "LPDDR4_8Gb_x16_2400.ini sets no policy"),
+        self_refresh_after=("off: uMCTL2 PWRCTL.selfref_en resets to 0 (Microchip SAMA7G5 "
+                            "UDDRC_PWRCTL); optional"),
         energy_act_pj=est + " (same 8 KiB rank row)",
         energy_read_pj=est + ", per bit moved (twice the burst)",
         energy_write_pj=est + ", per bit moved (twice the burst)",
         energy_ref_pj=est + ", per device (4 instead of 8)",
-        power_active_standby_mw=est + ", per device (4 instead of 8)",
-        power_precharge_standby_mw=est + ", per device (4 instead of 8)")
+        power_active_standby_mw=jedec.format("3N", 2.25, 30),
+        power_precharge_standby_mw=jedec.format("2N", 2.0, 27),
+        power_active_powerdown_mw=jedec.format("3P", 1.2, 9),
+        power_precharge_powerdown_mw=jedec.format("2P", 1.2, 3),
+        power_self_refresh_mw=jedec.format("6", 0.3, 0.5))
 
 
 def _hyperram() -> DramSpec:
@@ -256,7 +311,9 @@ def _hyperram() -> DramSpec:
     # device and its collisions are covered by the fixed 2x latency, so refresh=False.
     # Constraints that do not exist on a one-bank device are set to 1 (never binding).
     # Energy: burst read/write current 60 mA max at 166 MHz, 1.8 V (108 mW) over the busy
-    # clocks; standby 300 uA (0.54 mW).
+    # clocks; standby 300 uA (0.54 mW, CS# high, max at 105 C), which includes the device's
+    # own refresh; Deep Power Down 20 uA (36 uW), left off: software enters it, not an
+    # idle timer.
     busy_mw = 1.8 * 60.0
     spec = DramSpec(
         name="hyperram", ranks=1, bank_groups=1, banks_per_group=1, rows=8192, columns=1024,
@@ -266,11 +323,16 @@ def _hyperram() -> DramSpec:
         address_mapping="rochrababgco", page_policy="closed", refresh=False,
         energy_act_pj=round(busy_mw * (3 + 12) * 6.0, 2),
         energy_read_pj=round(busy_mw * 32 * 6.0, 2), energy_write_pj=round(busy_mw * 32 * 6.0, 2),
-        energy_ref_pj=0.0, power_active_standby_mw=0.54, power_precharge_standby_mw=0.54)
+        energy_ref_pj=0.0, power_active_standby_mw=0.54, power_precharge_standby_mw=0.54,
+        power_active_powerdown_mw=0.036, power_precharge_powerdown_mw=0.036,
+        power_self_refresh_mw=0.54, tXP=1, tXS=1)
     one_bank = _S27 + ": one bank, so the rule never binds"
     no_refresh = _S27 + ": self-refreshing, collisions absorbed by the fixed 2x latency"
     burst = _S27 + ": 60 mA max burst current at 166 MHz, 1.8 V (108 mW), times "
-    standby = _S27 + ": 300 uA standby current at 1.8 V"
+    standby = _S27 + ": 300 uA standby current (CS# high, 1.8 V, max at 105 C)"
+    dpd = _S27 + ": 20 uA Deep Power Down current at 1.8 V (max at 105 C)"
+    unused = (_S27 + ": assumed 1, unused while the controller never enters Deep Power Down; "
+              "set the datasheet's exit time before enabling powerdown_after")
     return spec.cite(
         name=_S27, **dict.fromkeys(("ranks", "bank_groups", "banks_per_group"),
                                    _S27 + ": one device"),
@@ -292,7 +354,12 @@ def _hyperram() -> DramSpec:
         energy_act_pj=burst + "the CA phase and initial latency (15 clocks)",
         energy_read_pj=burst + "the 32 data clocks", energy_write_pj=burst + "the 32 data clocks",
         energy_ref_pj=no_refresh, power_active_standby_mw=standby,
-        power_precharge_standby_mw=standby)
+        power_precharge_standby_mw=standby, power_active_powerdown_mw=dpd,
+        power_precharge_powerdown_mw=dpd,
+        power_self_refresh_mw=standby + "; the device refreshes itself in standby",
+        powerdown_after=_S27 + ": Deep Power Down is entered by software, not after an idle "
+        "time; assumed never during a workload",
+        self_refresh_after=no_refresh, tXP=unused, tXS=unused)
 
 
 _PRESETS = {"ddr4_3200": DramSpec, "lpddr4_2400": _lpddr4_2400, "hyperram": _hyperram}
