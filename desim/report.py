@@ -65,6 +65,10 @@ def format_summary(doc: dict[str, Any]) -> str:
         parts = ", ".join(f"{k.split('.')[-1]} {v / 1e6:.2f}" for k, v in energy.items()
                           if k != "total")
         lines += ["", f"energy    {energy['total'] / 1e6:.2f} uJ  ({parts} uJ)"]
+        static = (doc.get("energy_static_pj") or {}).get("total", 0.0)
+        if static:
+            lines.append(f"          dynamic {(energy['total'] - static) / 1e6:.2f} uJ, "
+                         f"static {static / 1e6:.2f} uJ (background, idle)")
     layers = doc.get("layers") or []
     engines = dict.fromkeys(x["engine"] for x in layers)
     usage = [f"{name:<9} {doc[name]['usage']}" for name in engines

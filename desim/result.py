@@ -87,6 +87,7 @@ class RunResult:
             "layers": ex.layers,
             "macs": ex.macs,
             "energy_pj": ex.energy_pj,
+            "energy_static_pj": ex.energy_static_pj,
         }
         if ex.memory is not None:
             doc["memory"] = ex.memory
@@ -131,8 +132,12 @@ class RunResult:
             if timeline:
                 from desim.trace import timeline as tl
 
+                layers = [(x["name"], x["start_ps"], x["end_ps"])
+                          for x in self.summary["layers"]]
                 paths["timeline"] = tl.plot(
-                    rec, out / "timeline.png", clock_hz=self.clock_hz,
+                    rec, out / "timeline.png", window=(0, max(self.sim.now, 1)),
+                    clock_hz=self.clock_hz, layers=layers,
+                    components=list(self.summary["components"]),
                     title=f"{self.workload_name} on {self.platform_name}")
         return paths
 

@@ -260,6 +260,9 @@ class Summary:
     macs: int = key("multiply-accumulates executed (0 when the workload does not count "
                     "them)", "MAC")
     energy_pj: Energy = key("energy per component path, and `total`", "pJ")
+    energy_static_pj: Energy = key("the static part of `energy_pj` (DRAM background and "
+                                   "refresh, idle cores) per component path, and `total`; "
+                                   "the dynamic part is the difference", "pJ")
     memory: Memory = key("peak footprint per level and DRAM traffic",
                          when="DNN workloads (a mapped schedule)")
     aimc: Aimc = key("the AIMC engine's entry", when="platforms with crossbars")

@@ -4,7 +4,7 @@ Installed with desim, this module is a pytest plugin (entry point ``desim`` in t
 ``pytest11`` group), so the ``desim_regress`` fixture is available in any test suite::
 
     def test_my_soc_timing(desim_regress):
-        desim_regress.run("platforms/my_soc.py", "resnet8", overrides={"dma.channels": "2"})
+        desim_regress.run("platforms/my_soc.py", "resnet8", overrides={"cluster.n_cores": "16"})
 
 The first run writes ``baselines/<test module>/<case>.json`` beside the test file and fails,
 asking you to review and commit it; later runs re-simulate and fail with a table of the

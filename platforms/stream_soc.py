@@ -118,7 +118,9 @@ class StreamSoc(Soc):
 
         yield from double_buffered(self, n, load, compute, store)
         return Execution(macs=self.engine.counters["macs"],
-                         energy_pj=energy_of([self.l2, self.l1, self.engine]))
+                         energy_pj=energy_of([self.l2, self.l1, self.engine]),
+                         energy_static_pj=energy_of([self.l2, self.l1, self.engine],
+                                                    "static_energy_pj"))
 
     def _flow(self, record: DmaRecord, start: int, i: int) -> None:
         tracer = self.sim.tracer

@@ -61,19 +61,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
 
 #: failures of docs this suite may not fix, each (text of the failing block or command,
 #: why): the doc's test is an expected failure while these, and only these, fail
-KNOWN_FAILURES: dict[str, list[tuple[str, str]]] = {
-    "docs/models/cluster.md": [
-        ("cluster = Cluster(soc,",
-         "a fragment: `yield` outside a function, and soc, l1, x, w, y undefined"),
-    ],
-    "docs/models/dram.md": [
-        ("dram = DramController(soc,", "a fragment: `yield` outside a function, soc undefined"),
-        ("e = DramEngine(", "a fragment: addrs, writes, arrivals, addr undefined"),
-        ("desim dram-replay TRACE [--preset", "an untagged fence holding a synopsis"),
-        ("for t in ../shared/reference/dram/traces/", "an untagged fence (a shell loop)"),
-        ("0x0001c080 READ 40", "an untagged fence holding a trace file's lines"),
-    ],
-}
+KNOWN_FAILURES: dict[str, list[tuple[str, str]]] = {}
 
 #: seconds one command may take (MobileNetV2 with a trace takes 30-50 s)
 COMMAND_TIMEOUT = 300

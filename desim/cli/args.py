@@ -8,7 +8,7 @@ from desim.errors import SpecError
 
 
 def parse_sets(items: Sequence[str], option: str = "--set",
-               example: str = "dma.channels=2") -> dict[str, str]:
+               example: str = "cluster.n_cores=16") -> dict[str, str]:
     """``KEY=VALUE`` items as a dict (a later key wins); a malformed item is a SpecError
     naming ``option``, the item and an example fix."""
     out: dict[str, str] = {}

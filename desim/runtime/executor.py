@@ -90,11 +90,15 @@ class Execution:
     memory: dict[str, Any] | None = None
     #: engine name -> the engine's summary entry (e.g. ``aimc``)
     engines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the static part of ``energy_pj`` (background, idle power) per path, and "total"
+    energy_static_pj: dict[str, float] = field(default_factory=dict)
 
 
-def energy_of(parts: list[Any]) -> dict[str, float]:
-    """``{path: pJ, ..., "total": pJ}`` of components that account energy."""
-    energy = {c.path: round(c.energy_pj, 3) for c in parts}
+def energy_of(parts: list[Any], attr: str = "energy_pj") -> dict[str, float]:
+    """``{path: pJ, ..., "total": pJ}`` of components that account energy: their
+    ``energy_pj``, or with ``attr="static_energy_pj"`` its static part (0 for components
+    that model none)."""
+    energy = {c.path: round(getattr(c, attr, 0.0), 3) for c in parts}
     energy["total"] = round(sum(energy.values()), 3)
     return energy
 
@@ -143,8 +147,10 @@ class Runtime:
                                             + dram.counters["bytes_written"]) if dram else 0}
         engines = {e.name: r for e in soc.engines.values()
                    if (r := e.results(self, self.schedule)) is not None}
+        parts = soc.energy_parts()
         return Execution(self.layers, sum(layer["macs"] for layer in self.layers),
-                         energy_of(soc.energy_parts()), memory, engines)
+                         energy_of(parts), memory, engines,
+                         energy_of(parts, "static_energy_pj"))
 
     # -- one layer -----------------------------------------------------------------------
 
