@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,6 +142,25 @@ class RunResult:
                     components=list(self.summary["components"]),
                     title=f"{self.workload_name} on {self.platform_name}")
         return paths
+
+
+@contextmanager
+def output_dir(outdir: str | os.PathLike[str]) -> Iterator[Path]:
+    """The output folder of a run, created (with missing parents) before it starts and
+    removed again when the run fails before writing into it: a failed run leaves no empty
+    folder behind."""
+    out = Path(outdir)
+    missing = [p for p in (out, *out.parents) if not p.exists()]
+    path = prepare_outdir(out)
+    try:
+        yield path
+    except BaseException:
+        for p in missing:  # innermost first; stops at the first that is not empty
+            try:
+                p.rmdir()
+            except OSError:
+                break
+        raise
 
 
 def prepare_outdir(outdir: str | os.PathLike[str]) -> Path:

@@ -17,23 +17,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     from desim.driver import simulate
     from desim.hw.dram.component import record_requests
     from desim.report import format_summary
-    from desim.result import prepare_outdir
+    from desim.result import output_dir
 
     overrides = parse_sets(args.set)
-    prepare_outdir(args.outdir)  # fail before simulating, not after
     recording: AbstractContextManager[None] = (record_requests() if args.dram_trace
                                                else nullcontext())
-    with Progress() as progress, recording:
+    # the folder is checked before simulating, and removed again if the run fails
+    with output_dir(args.outdir), Progress() as progress, recording:
         result = simulate(args.platform, args.workload, seed=args.seed, overrides=overrides,
                           trace=not args.no_trace, functional=args.functional,
                           inputs=args.input, progress=progress)
-    t0 = time.perf_counter()
-    paths = result.write(args.outdir)
-    if args.dram_trace:
-        paths["dram_trace"] = _write_dram_trace(result, args)
-    written_s = time.perf_counter() - t0
-    if args.save_schedule and result.schedule is not None:
-        paths["schedule"] = result.schedule.save(paths["summary"].parent / "schedule.json")
+        t0 = time.perf_counter()
+        paths = result.write(args.outdir)
+        if args.dram_trace:
+            paths["dram_trace"] = _write_dram_trace(result, args)
+        written_s = time.perf_counter() - t0
+        if args.save_schedule and result.schedule is not None:
+            paths["schedule"] = result.schedule.save(paths["summary"].parent /
+                                                     "schedule.json")
     print(format_summary(result.summary))
     if result.functional is not None:
         fn = result.functional

@@ -69,7 +69,8 @@ class ClusterSpec(Spec):
     """A PULP-style cluster of RISC-V cores sharing a banked L1 (TCDM)."""
 
     n_cores: int = param(
-        8, ge=1, doc="worker cores",
+        8, ge=1, le=1024, doc="worker cores; at most 1024, four times MemPool's 256 cores "
+        "sharing one L1 (Cavalcante et al., DATE 2021), the largest such cluster published",
         source="GVSoC pulp_open cluster.json: 8 workers + 1 cluster controller")
     freq_hz: float = param(
         370e6, unit="Hz", gt=0, le=1e12, doc="cluster clock frequency (cores, event unit, "

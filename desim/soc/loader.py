@@ -4,23 +4,28 @@ A platform script (a module in ``platforms/``, shipped as ``desim.platforms``, o
 ``.py`` file) defines ``default_spec() -> Spec`` and ``build(sim, spec) -> Soc``. A spec
 object whose class has ``build(sim)`` (e.g. :class:`desim.soc.pulp.SocSpec`) is a platform
 too. Scripts are loaded under a module name made from their resolved path, so two
-scripts of the same file name in different folders are two platforms.
+scripts of the same file name in different folders are two platforms. A script that
+fails (a syntax error, or an exception while it loads, builds its spec or builds the
+SoC) is reported in one line naming the file, the line and the error, followed by the
+frames of that script only — not desim's.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import importlib.util
 import pkgutil
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
-from desim.errors import SpecError
+from desim.errors import DesimError, SpecError
 from desim.kernel import Sim
 from desim.spec import Spec
 
@@ -81,7 +86,7 @@ def load_platform(platform: str | Path | ModuleType | Spec | Platform) -> Platfo
         if not path.is_file():
             raise SpecError(f"platform file {name} does not exist; give a built-in name "
                             f"({', '.join(platform_names())}) or a path to a platform script")
-        return _from_module(_load_file(path), path.stem)
+        return _from_module(_load_file(path), path.stem, user=True)
     names = platform_names()
     if name not in names:
         close = difflib.get_close_matches(name, names, n=1)
@@ -92,12 +97,45 @@ def load_platform(platform: str | Path | ModuleType | Spec | Platform) -> Platfo
                         name)
 
 
-def _from_module(module: ModuleType, name: str) -> Platform:
+def _from_module(module: ModuleType, name: str, user: bool = False) -> Platform:
     for attr in ("default_spec", "build"):
         if not callable(getattr(module, attr, None)):
             raise SpecError(f"platform {name} defines no {attr}(); a platform script must "
                             "define default_spec() and build(sim, spec)")
-    return Platform(name, module.default_spec, module.build, describe_module(module))
+    spec, build = module.default_spec, module.build
+    if user and module.__file__:
+        path = Path(module.__file__)
+        spec, build = _reported(spec, path), _reported(build, path)
+    return Platform(name, spec, build, describe_module(module))
+
+
+def _reported(fn: Callable[..., Any], path: Path) -> Callable[..., Any]:
+    """``fn`` of a user's script, its failures reported as :func:`script_error` does."""
+    @functools.wraps(fn)
+    def call(*args: Any) -> Any:
+        try:
+            return fn(*args)
+        except DesimError:
+            raise
+        except Exception as exc:
+            raise script_error(path, exc) from None
+    return call
+
+
+def script_error(path: Path, exc: BaseException) -> DesimError:
+    """The error of a user's script: file, line and error on one line, then the frames of
+    that script (innermost last)."""
+    where = path.resolve()
+    own = [f for f in traceback.extract_tb(exc.__traceback__)
+           if Path(f.filename).resolve() == where]
+    line = own[-1].lineno if own else None
+    if isinstance(exc, SyntaxError) and exc.lineno is not None:
+        line, what = exc.lineno, f"SyntaxError: {exc.msg}"
+    else:
+        what = f"{type(exc).__name__}: {exc}"
+    head = f"platform script {path}" + (f", line {line}" if line else "") + f": {what}"
+    frames = "".join(traceback.format_list(own)).rstrip()
+    return DesimError(head + (f"\n{frames}" if frames else ""))
 
 
 def _load_file(path: Path, module_name: str | None = None) -> ModuleType:
@@ -113,8 +151,10 @@ def _load_file(path: Path, module_name: str | None = None) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except BaseException:
+    except BaseException as exc:
         del sys.modules[module_name]
+        if isinstance(exc, Exception) and not isinstance(exc, DesimError):
+            raise script_error(path, exc) from None
         raise
     return module
 
