@@ -53,7 +53,7 @@ class SystolicSpec(Spec):
                               doc="per-tile job configuration by a core",
                               source="assumed: a few register writes and a start")
     energy_pj_per_mac: float = param(
-        0.07, unit="pJ/MAC", ge=0, doc="energy per 8-bit MAC",
+        0.143, unit="pJ/MAC", ge=0, doc="energy per 8-bit MAC",
         source="assumed: a DIANA-class digital array, 14 TOPS/W (Ueyoshi et al., ISSCC "
                "2022): 2/14 pJ per MAC")
 

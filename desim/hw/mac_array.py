@@ -35,7 +35,7 @@ class MacArraySpec(Spec):
         20, unit="cycles", ge=0, doc="per-job configuration and pipeline fill",
         source="assumed: register-file job offload, order of a few tens of cycles")
     energy_pj_per_mac: float = param(
-        0.07, unit="pJ/MAC", ge=0, doc="energy per 8-bit MAC",
+        0.143, unit="pJ/MAC", ge=0, doc="energy per 8-bit MAC",
         source="DIANA digital core 14 TOPS/W peak (Ueyoshi et al., ISSCC 2022): 2/14 pJ per MAC")
 
 
