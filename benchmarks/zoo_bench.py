@@ -22,18 +22,22 @@ from desim.regress.baseline import metrics
 from desim.report import results_table
 from desim.workload.zoo import zoo_names
 
-PLATFORMS = ("pulp_cluster", "imc_cluster", "flat_cluster")
+PLATFORMS = ("pulp_cluster", "gap9", "imc_cluster", "hetero_cluster", "flat_cluster")
+
+#: engines beside the cores, by the spec key that configures them, as the note names them
+ENGINE_NOTES = (("aimc", "{n_crossbars} crossbars"), ("ne16", "NE16"),
+                ("depthwise", "depthwise engine"))
 
 
 def row(platform: str, workload: str, params: Mapping[str, Any],
         met: Mapping[str, Any]) -> dict[str, Any]:
     """A row of ``desim.report.results_table`` from a platform's spec and a run's metrics as
     the golden baselines hold them (``desim.regress.baseline.metrics``). DRAM traffic is
-    ``soc.dram``'s bytes read + written; the note names cores, crossbars, L2 and DRAM."""
-    crossbars = (params.get("aimc") or {}).get("n_crossbars")
+    ``soc.dram``'s bytes read + written; the note names the cores, the other engines, L2
+    and DRAM."""
+    engines = [text.format(**params[key]) for key, text in ENGINE_NOTES if params.get(key)]
     l2 = params.get("l2")
-    note = ", ".join([f"{params['cluster']['n_cores']} cores"
-                      + (f" + {crossbars} crossbars" if crossbars else ""),
+    note = ", ".join([" + ".join([f"{params['cluster']['n_cores']} cores", *engines]),
                       f"{l2['capacity_bytes'] / 2**20:g} MiB L2" if l2 else "no L2",
                       params["dram"]["name"]])
     dram = met["bytes"].get("soc.dram", {"read": 0, "written": 0})

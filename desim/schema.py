@@ -199,8 +199,13 @@ class Aimc:
     programmed_layers: dict[str, ProgrammedLayer] = key("programming during the run per "
                                                         "layer whose weights it wrote")
     usage: str = key("one line on how the crossbars were used (the text summary prints it)")
-    fallback: list[str] = key("layers too large for the crossbars, run by another engine",
+    fallback: list[str] = key("layers the crossbars rejected (too large, or weights that "
+                              "would force reprogramming), run by another engine",
                               when="a layer was rejected")
+    fallback_reasons: dict[str, str] = key(
+        "per rejected layer, why and where it went (its schedule note): too large for the "
+        "crossbars, or weights that would force reprogramming while the rest pin without "
+        "them", when="a layer was rejected")
 
 
 @dataclass(frozen=True)

@@ -139,8 +139,9 @@ def test_summary_reports_agreement_and_is_deterministic(resnet8, resnet8_file):
 
 
 def test_programming_noise_is_drawn_once_per_programming(resnet8):
-    """On one crossbar the layers are reprogrammed group by group: one payload (one draw of
-    programming noise) per ProgramJob; pinned weights get one per block."""
+    """On one crossbar with 50 ns writes the layers are reprogrammed group by group: one
+    payload (one draw of programming noise) per ProgramJob; pinned weights get one per
+    block."""
     calls = []
 
     def counting(fn, schedule):
@@ -149,8 +150,8 @@ def test_programming_noise_is_drawn_once_per_programming(resnet8):
         model.block_weights = lambda block, xbar: calls.append(block.tag) or weights(block,
                                                                                       xbar)
 
-    soc, _, _ = _run(resnet8, {"aimc.n_crossbars": "1", "analog.prog_noise_sigma": "0.02"},
-                     counting)
+    soc, _, _ = _run(resnet8, {"aimc.n_crossbars": "1", "aimc.program_write_ns": "50",
+                               "analog.prog_noise_sigma": "0.02"}, counting)
     assert len(calls) == soc.aimc.counters["programs"] == len(set(calls))
     calls.clear()
     soc, schedule, _ = _run(resnet8, {"analog.prog_noise_sigma": "0.02"}, counting)

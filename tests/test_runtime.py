@@ -102,17 +102,21 @@ def test_off_chip_weights_stream_from_dram_and_cost_time():
 
 
 def test_aimc_reprogramming_is_simulated_when_weights_do_not_fit():
-    """On one crossbar ResNet-8's AIMC weights do not fit: the crossbar is reprogrammed
-    during inference, each row write costing its time; pinned weights cost none."""
+    """On one crossbar ResNet-8's AIMC weights do not fit; with 50 ns writes leaving out
+    the layers worth moving to the cores would not pin the rest, so the crossbar is
+    reprogrammed during inference, each block costing its word writes; pinned weights
+    cost none."""
     pinned = simulate("imc_cluster", "resnet8", trace=False)
-    one = simulate("imc_cluster", "resnet8", trace=False, overrides={"aimc.n_crossbars": "1"})
+    one = simulate("imc_cluster", "resnet8", trace=False,
+                   overrides={"aimc.n_crossbars": "1", "aimc.program_write_ns": "50"})
     p, o = pinned.summary, one.summary
     assert p["aimc"]["pinned"] and not o["aimc"]["pinned"] and o["aimc"]["groups"] > 1
-    spec = one.soc.aimc.spec
-    rows = o["aimc"]["row_writes"]
-    assert rows >= sum(b.rows for layer in one.schedule.layers if layer.engine == "aimc"
-                       for b in layer.payload.blocks)
-    program_ps = one.soc.clock.ps(spec.program_cycles(rows, one.soc.clock))
+    assert "fallback" not in o["aimc"]
+    spec, clock = one.soc.aimc.spec, one.soc.clock
+    blocks = [b for layer in one.schedule.layers if layer.engine == "aimc"
+              for b in layer.payload.program]
+    assert o["aimc"]["row_writes"] == sum(b.rows for b in blocks)
+    program_ps = clock.ps(sum(spec.program_cycles(b.rows, b.cols, clock) for b in blocks))
     assert o["total_ps"] - p["total_ps"] >= program_ps * 0.99
     assert o["energy_pj"]["soc.aimc"] > p["energy_pj"]["soc.aimc"]
 

@@ -7,9 +7,19 @@ group's first layer. A tile of ``h`` rows x ``c`` channels is one
 :class:`~desim.hw.jobs.MvmJob` of ``h * W_out`` products per block its channels touch;
 a matrix of more than one row block adds its partial sums on the cluster (one add job of
 ``(row blocks - 1)`` planes). Weights never enter L1 for the MVMs; they do while a
-group is programmed (DMA to L1, then written, the next block's fetch overlapping the
-current block's writes). A layer too large for all the crossbars at once is rejected:
-the mapper runs it on another engine.
+group is programmed (DMA to L1, then written; the next blocks' fetches overlap the
+current writes, as many blocks in flight as L1 areas, two when the crossbars program one
+at a time).
+
+The allocation rejects two kinds of layer, which the mapper then runs on another engine:
+one too large for all the crossbars at once, and one whose weights would force
+reprogramming. When the layers do not pin, the layers whose own programming takes longer
+than the extra time running them on the cores (``accumulator``) costs are candidates;
+greedily, least weight reuse first (most weight cells per MAC), they are left out until
+the rest pin; then those the rest still pin with come back, best reuse first. If the
+rest never pin, none is left out: the groups are reprogrammed anyway. The cores' time is
+their compute for the whole layer as one tile, which omits their data movement: a lower
+bound, so a layer moves only when programming it clearly costs more.
 """
 
 from __future__ import annotations
@@ -22,13 +32,12 @@ import simpy
 
 from desim.engines.base import Engine, EngineMapping, L1Needs
 from desim.engines.cluster import ClusterEngine
-from desim.engines.crossbar_packing import Block, allocate
+from desim.engines.crossbar_packing import Block, allocate, cut
 from desim.functional.analog import AnalogModel, AnalogSpec, crossbar_spec
 from desim.hw.aimc import Aimc
-from desim.hw.jobs import MvmJob, ProgramJob
+from desim.hw.jobs import JobTiming, MvmJob, ProgramJob
 from desim.mapping.schedule import Copy
 from desim.mapping.tiler import Geometry, geometry
-from desim.runtime.pipeline import double_buffered
 from desim.workload.op import Op, OpKind
 
 if TYPE_CHECKING:
@@ -126,8 +135,15 @@ class AimcEngine(Engine):
 
     def allocate(self, ops: Sequence[Op]) -> EngineMapping:
         spec = self.aimc.spec
-        alloc = allocate([(op.name, *matrix_of(op)) for op in ops], spec.n_crossbars,
-                         spec.rows, spec.cols)
+        matrices = [(op.name, *matrix_of(op)) for op in ops]
+        alloc = allocate(matrices, spec.n_crossbars, spec.rows, spec.cols)
+        rejected = {name: "too large for the crossbars" for name in alloc.too_large}
+        if not alloc.pinned:
+            left_out = self._left_out([op for op in ops if op.name not in rejected])
+            if left_out:
+                rejected.update(left_out)
+                alloc = allocate([m for m in matrices if m[0] not in rejected],
+                                 spec.n_crossbars, spec.rows, spec.cols)
         payloads, notes = {}, {}
         for op in ops:
             if op.name not in alloc.blocks:
@@ -144,10 +160,44 @@ class AimcEngine(Engine):
                    if alloc.pinned else 0,
                    "packing_efficiency": round(alloc.packing_efficiency(spec.rows,
                                                                         spec.cols), 4)}
-        return EngineMapping(payloads, {name: "too large for the crossbars"
-                                        for name in alloc.too_large},
+        return EngineMapping(payloads, rejected,
                              frozenset(payloads) if alloc.pinned else frozenset(), summary,
                              notes)
+
+    def _left_out(self, ops: Sequence[Op]) -> dict[str, str]:
+        """The layers to leave out so that the rest pin, each with the reason (module
+        docstring's policy); empty when leaving candidates out does not pin the rest."""
+        spec, clock = self.aimc.spec, self.aimc.clock
+        cores = self.accumulator
+        candidates = []
+        for i, op in enumerate(ops):
+            g = geometry(op)
+            k, n = matrix_of(op)
+            write_s = sum(spec.program_cycles(k1 - k0, n1 - n0, clock)
+                          for k0, k1, n0, n1 in cut(op.name, k, n, spec.rows, spec.cols)
+                          ) / clock.freq_hz
+            here_s = self.tile_cycles(op, g, g.h_out, g.c_out) / clock.freq_hz
+            there_s = cores.tile_cycles(op, g, g.h_out, g.c_out) / cores.clock_hz
+            if write_s > there_s - here_s:
+                reason = (f"its {k * n:,} weights would force reprogramming ({_ms(write_s)} "
+                          f"to write them, {_ms(there_s)} of compute on {cores.name}; the "
+                          "rest pin without it)")
+                candidates.append((-k * n / op.macs, i, op.name, reason))
+
+        def pins(left: dict[str, str]) -> bool:
+            rest = [(op.name, *matrix_of(op)) for op in ops if op.name not in left]
+            return allocate(rest, spec.n_crossbars, spec.rows, spec.cols).pinned
+
+        left: dict[str, str] = {}
+        for _, _, name, reason in sorted(candidates):
+            left[name] = reason
+            if pins(left):
+                # the last one left out may make room for some taken before it
+                for back in list(left)[-2::-1]:
+                    if pins({x: why for x, why in left.items() if x != back}):
+                        del left[back]
+                return left
+        return {}
 
     # -- runtime ---------------------------------------------------------------------------
 
@@ -173,47 +223,40 @@ class AimcEngine(Engine):
 
     def before_layer(self, rt: Runtime, layer: Layer) -> Generator[simpy.Event, Any, None]:
         """Reprogram the crossbars with the blocks of ``layer``'s group. Each block's weights
-        come to L1 by DMA, then are written; the weights of the next block travel while the
-        current one is written (two L1 areas)."""
+        come to L1 by DMA into one of a few areas, then are written; the next blocks travel
+        while it is written. An area is reused once its block is written: two areas when
+        the crossbars program one at a time per interface, as many as L1 holds when they
+        program in parallel (``aimc.program_parallel``)."""
         blocks = layer.payload.program
         if not blocks:
             return
         sources = {x.name: x.payload for x in self._layers(rt.schedule)}
+        spec, clock = self.aimc.spec, rt.soc.clock
         l1 = rt.soc.memory("l1")
         area = max(b.rows * b.cols for b in blocks)
-        areas = [l1.base, l1.base + area]
-        if 2 * area > l1.size:  # room for one block only: fetch, then write, in turn
-            areas = [l1.base]
-
-        def fetch(i: int) -> Generator[simpy.Event, Any, None]:
-            b = blocks[i]
+        room = l1.size // area if spec.program_parallel else min(2, l1.size // area)
+        areas = [l1.base + i * area for i in range(max(1, min(room, len(blocks))))]
+        start, energy0 = rt.env.now, self.aimc.energy_pj
+        writes: list[simpy.Event] = []
+        for i, b in enumerate(blocks):
+            if i >= len(areas):  # the area's previous block must be written first
+                yield writes[i - len(areas)]
             src = sources[b.layer]
             level, addr = rt.schedule.placement[src.weights]
             c = Copy(src.weights, level, addr + b.n0 * src.k + b.k0, b.cols, b.rows, src.k,
                      areas[i % len(areas)])
             yield from rt.load(c, i % 2, f"{b.tag} weights")
-
-        spec, clock = self.aimc.spec, rt.soc.clock
-        start, energy0 = rt.env.now, self.aimc.energy_pj
-
-        def write(i: int) -> Generator[simpy.Event, Any, None]:
-            b = blocks[i]
-            timing = yield from self.aimc.run(ProgramJob(
+            writes.append(self.aimc.submit(ProgramJob(
                 b.crossbar, b.tag, b.rows, b.cols, b.row0, b.col0,
-                src_addr=areas[i % len(areas)], weights=self._weights(rt, b), layer=b.layer))
+                src_addr=areas[i % len(areas)], weights=self._weights(rt, b), layer=b.layer)))
+        timings = yield rt.env.all_of(writes)
+        for b, done in zip(blocks, writes, strict=True):
+            timing: JobTiming = timings[done]
             own = self._programmed.setdefault(b.layer, {"cycles": 0.0, "rows": 0,
                                                         "energy_pj": 0.0})
             own["cycles"] += clock.cycles(timing.end - timing.start)
             own["rows"] += b.rows
             own["energy_pj"] += spec.program_energy_pj(b.rows, b.cols)
-
-        if len(areas) == 2:
-            yield from double_buffered(rt.soc, len(blocks), fetch, write, _nothing,
-                                       f"{layer.name} programming")
-        else:
-            for i in range(len(blocks)):
-                yield from fetch(i)
-                yield from write(i)
         self._groups.append({
             "before": layer.name, "layers": list(dict.fromkeys(b.layer for b in blocks)),
             "blocks": len(blocks), "rows": sum(b.rows for b in blocks),
@@ -242,12 +285,16 @@ class AimcEngine(Engine):
 
     def results(self, rt: Runtime, schedule: Schedule) -> dict[str, Any]:
         """The mapping's entry, rows written, programming per group and per layer whose
-        weights it wrote, and a one-line account of the crossbars' use."""
+        weights it wrote, why each rejected layer went elsewhere (its schedule note), and a
+        one-line account of the crossbars' use."""
         entry = dict(schedule.engines.get(self.name, {}))
         entry["row_writes"] = sum(x.writes for x in self.aimc.crossbars)
         entry["programming"] = self._groups
         entry["programmed_layers"] = {name: {k: round(v, 3) for k, v in rec.items()}
                                       for name, rec in self._programmed.items()}
+        if entry.get("fallback"):
+            notes = {x.name: x.note for x in schedule.layers}
+            entry["fallback_reasons"] = {name: notes[name] for name in entry["fallback"]}
         entry["usage"] = self._usage(entry, rt.soc.clock)
         return entry
 
@@ -263,8 +310,9 @@ class AimcEngine(Engine):
             how = (f"{entry['groups']} programming groups ({rows:,} rows written in "
                    f"{cycles:,.0f} cycles, {cycles / clock.freq_hz * 1e3:.2f} ms)")
         packing = f"packing {100 * entry['packing_efficiency']:.1f}%"
-        fallback = entry.get("fallback")
-        rest = f"; {len(fallback)} layers too large, on another engine" if fallback else ""
+        n = len(entry.get("fallback", ()))
+        rest = (f"; {n} layer{'s' if n > 1 else ''} on another engine "
+                "(aimc.fallback_reasons)" if n else "")
         return f"{used}; {how}; {packing}{rest}"
 
     # -- functional mode -------------------------------------------------------------------
@@ -279,5 +327,5 @@ class AimcEngine(Engine):
                            None if self.analog.adc_full_scale else seed)
 
 
-def _nothing(i: int) -> Generator[simpy.Event, Any, None]:
-    yield from ()
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.3g} ms"

@@ -45,6 +45,9 @@ class L1Needs:
     scratch_bytes: int = 0
     #: rows per tile are preferably multiples of this (the work split across units)
     row_quantum: int = 1
+    #: output channels per tile are multiples of this where a tile of such channels fits
+    #: L1 (an engine's channel block); 1: any count
+    channel_quantum: int = 1
 
 
 @dataclass(frozen=True)

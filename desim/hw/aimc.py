@@ -18,13 +18,24 @@ stream-out of the previous one share the interface's L1 ports, so they serialise
 in GVSoC's IMA model). The batch's L1 traffic (``n`` input and ``n`` output vectors, in
 whole port words) goes through the memory's ``access`` as one read and one write
 (:func:`desim.hw.jobs.l1_traffic`), so it contends with other masters; the job ends at
-the later of the closed form and its traffic. Weight programming of ``r`` rows takes
-``r * (floor(program_row_ns / T) + 1)`` cycles, costs
-``r * c * devices_per_weight * program_pj_per_device`` pJ and counts one write per row
-(endurance). An MVM costs ``2 * r * c / tops_per_w`` pJ.
+the later of the closed form and its traffic. An MVM costs ``2 * r * c / tops_per_w`` pJ.
+
+Weights are written one word of ``cells_per_write`` cells of a row per write access, as
+GVSoC's IMA does (a 32-bit word of eight 4-bit cells per ``plot_write_ns``). Programming
+an ``r x c`` block takes::
+
+    access  = floor(program_write_ns / T) + 1                      (GVSoC's rounding)
+    words   = ceil(c / cells_per_write)                             per row
+    program = r * ceil(words / program_ports) * write_verify_iterations * access
+
+cycles (32 us per 256-cell row, 8.2 ms per 256 x 256 array at the defaults), costs
+``r * c * write_verify_iterations * devices_per_weight * program_pj_per_device`` pJ and
+counts one write per row (endurance).
 
 Crossbar ``k`` is served by interface ``k % n_interfaces``; each interface runs its jobs
-one after another in submission order (the pipeline drains between jobs).
+one after another in submission order (the pipeline drains between jobs). With
+``program_parallel`` a programming job holds its crossbar only, not the interface: the
+crossbars of one interface program at the same time.
 """
 
 from __future__ import annotations
@@ -69,9 +80,23 @@ class AimcSpec(Spec):
     adc_conversion_ns: float = param(
         2.0, unit="ns", ge=0, doc="one ADC conversion; each extra column sharing an ADC "
         "adds one", source=f"derived: 130 ns MVM - 128 ns 8-bit PWM integration ({_HERMES})")
-    program_row_ns: float = param(
-        1000.0, unit="ns", gt=0, doc="programming one crossbar row",
-        source=f"{_IMA}: plot_write_ns = 1000, read as one row per write (calibration.md)")
+    program_write_ns: float = param(
+        1000.0, unit="ns", gt=0, doc="one write access: programs cells_per_write cells of a row",
+        source=f"{_IMA}: plot_write_ns = 1000 per write access")
+    cells_per_write: int = param(
+        8, ge=1, doc="cells (weights) one write access programs",
+        source=f"{_IMA}: one 32-bit word of eight 4-bit cells per access (exec_write_plot "
+        "advances 8 cells)")
+    program_ports: int = param(
+        1, ge=1, doc="write accesses one crossbar serves at once (words of a row written "
+        "together)", source=f"{_IMA}: one write port, one access at a time")
+    program_parallel: bool = param(
+        False, doc="the crossbars of one interface program at the same time (False: their "
+        "programming jobs queue on the interface)",
+        source=f"assumed, after the {_IMA}: one write port per interface")
+    write_verify_iterations: int = param(
+        1, ge=1, doc="write accesses per word (program-and-verify rounds)",
+        source=f"{_IMA}: one access per word")
     n_crossbars: int = param(1, ge=1, doc="crossbars",
                              source="one IMA per cluster (Garofalo et al., JETCAS 2022)")
     n_interfaces: int = param(
@@ -91,9 +116,10 @@ class AimcSpec(Spec):
     devices_per_weight: int = param(2, ge=1, doc="PCM devices per weight",
                                     source=f"{_IMA}: signed weights as device pairs")
     program_pj_per_device: float = param(
-        100.0, unit="pJ", ge=0, doc="energy to program one device (program-and-verify)",
-        source="assumed: ~10 program-and-verify pulses of ~10 pJ (PCM RESET-class energy); "
-        "no per-device figure is published for HERMES")
+        100.0, unit="pJ", ge=0, doc="energy to program one device in one write access "
+        "(the access's program-and-verify pulses)",
+        source="assumed: ~10 program-and-verify pulses of ~10 pJ (PCM RESET-class energy) "
+        "within a 1000 ns access; no per-device figure is published for HERMES")
 
     def validate(self) -> None:
         if self.port_bits % 8:
@@ -137,10 +163,15 @@ class AimcSpec(Spec):
         return (s_in + max(comp, s_in) + (n - 2) * max(comp, s_in + s_out)
                 + max(comp, s_out) + s_out)
 
-    def program_cycles(self, rows: int, clock: Clock) -> int:
-        """Cycles to program ``rows`` rows."""
-        per_row = round(self.program_row_ns * 1000) * clock.freq_hz // PS_PER_S + 1
-        return rows * per_row
+    def write_access_cycles(self, clock: Clock) -> int:
+        """One write access, rounded as GVSoC rounds latencies (floor + 1)."""
+        return round(self.program_write_ns * 1000) * clock.freq_hz // PS_PER_S + 1
+
+    def program_cycles(self, rows: int, cols: int, clock: Clock) -> int:
+        """Cycles to program a ``rows x cols`` block (module formulas)."""
+        words = -(-cols // self.cells_per_write)
+        return (rows * -(-words // self.program_ports) * self.write_verify_iterations
+                * self.write_access_cycles(clock))
 
     # -- energy (pJ) -------------------------------------------------------------------
 
@@ -149,7 +180,9 @@ class AimcSpec(Spec):
         return 2 * rows * cols / self.tops_per_w
 
     def program_energy_pj(self, rows: int, cols: int) -> float:
-        return rows * cols * self.devices_per_weight * self.program_pj_per_device
+        """Every cell's devices written once per program-and-verify round."""
+        return (rows * cols * self.write_verify_iterations * self.devices_per_weight
+                * self.program_pj_per_device)
 
     def peak_ops_per_s(self) -> float:
         """2 * rows * cols operations every mvm_ns (1.008 TOPS at the defaults)."""
@@ -237,14 +270,21 @@ class Aimc(Component):
         self._masters = [f"{self.path}.if{k}" for k in range(spec.n_interfaces)]
         self._queues = [JobQueue(self, f"if{k}", self._serve)
                         for k in range(spec.n_interfaces)]
+        #: with program_parallel, each crossbar's programming jobs queue on their own
+        self._writers = [JobQueue(self, f"{x.name}.write", self._serve)
+                         for x in self.crossbars] if spec.program_parallel else []
 
     def submit(self, job: MvmJob | ProgramJob) -> simpy.Event:
-        """Queue ``job`` on its crossbar's interface; the event succeeds with its
-        :class:`JobTiming`. A job that does not fit the array raises :class:`SpecError`."""
+        """Queue ``job`` on its crossbar's interface (a programming job with
+        ``program_parallel``: on its crossbar; wait for it before an MVM on its weights);
+        the event succeeds with its :class:`JobTiming`. A job that does not fit the array
+        raises :class:`SpecError`."""
         if not isinstance(job, MvmJob | ProgramJob):
             raise SpecError(f"{self.path}: submit() takes an MvmJob or a ProgramJob, got "
                             f"{type(job).__name__}")
         self._check_fits(job)
+        if self._writers and isinstance(job, ProgramJob):
+            return self._writers[job.crossbar].put(job)
         return self._queues[job.crossbar % self.spec.n_interfaces].put(job)
 
     def run(self, job: MvmJob | ProgramJob) -> Generator[simpy.Event, Any, JobTiming]:
@@ -256,8 +296,9 @@ class Aimc(Component):
         """Cycles of ``n`` pipelined MVMs of ``rows x cols`` on this AIMC's clock."""
         return self.spec.batch_cycles(rows, cols, n, self.clock)
 
-    def program_cycles(self, rows: int) -> int:
-        return self.spec.program_cycles(rows, self.clock)
+    def program_cycles(self, rows: int, cols: int) -> int:
+        """Cycles to program a ``rows x cols`` block on this AIMC's clock."""
+        return self.spec.program_cycles(rows, cols, self.clock)
 
     def _check_fits(self, job: MvmJob | ProgramJob) -> None:
         spec = self.spec
@@ -331,7 +372,8 @@ class Aimc(Component):
                  k0: int) -> Generator[simpy.Event, Any, None]:
         env, clock, spec = self.env, self.clock, self.spec
         xbar._evict(job)  # the old cells are gone as soon as writing starts
-        cycles = spec.program_cycles(job.rows, clock)
+        cycles = spec.program_cycles(job.rows, job.cols, clock)
+        lane = f"{xbar.name} write" if self._writers else f"if{iface}"
         rd = math.ceil(job.rows * job.cols * spec.weight_bits / 8)
         started, busy = self.begin(), xbar.begin()
         if self.mem is not None and job.src_addr is not None:
@@ -350,7 +392,7 @@ class Aimc(Component):
             args = {"tag": job.tag, "layer": job.layer, "rows": job.rows, "cols": job.cols,
                     "energy_pj": energy, "cycles": clock.edge_index(end) - k0}
             xbar.end(busy, "program", job.label, "program", args)
-            self.end(started, f"if{iface}", job.label, "program", args)
+            self.end(started, lane, job.label, "program", args)
         else:
             xbar.end(busy, "program", job.label, "program")
-            self.end(started, f"if{iface}", job.label, "program")
+            self.end(started, lane, job.label, "program")

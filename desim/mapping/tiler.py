@@ -12,10 +12,12 @@ and fits when ``db * (in + out + w) + scratch + overhead <= L1``, with ``db = 2`
 buffering) when the layer has more than one tile and 1 when it is not tiled. The engine
 says what it needs (:class:`desim.engines.base.L1Needs`): whether weights come into L1
 (not on crossbars, which hold them), its scratch (the cluster's im2col buffers,
-``2 * n_cores * k_h * k_w * C_in`` for a spatial conv, as DORY reserves), and the row
-quantum its work splits by (the cluster's core count).
+``2 * n_cores * k_h * k_w * C_in`` for a spatial conv, as DORY reserves), the row
+quantum its work splits by (the cluster's core count), and the channel quantum of its
+channel blocks (an accelerator's output channels per pass; 1 for the cores).
 
-Candidates: for each channel count (all, about C/k in multiples of 4), the most rows that
+Candidates: for each channel count (all, about C/k in multiples of 4, rounded up to the
+channel quantum; any count when no multiple of it fits), the most rows that
 fit, multiples of the row quantum below it, and even splits of the output rows. Among
 those that fit, the tiler takes the cheapest, then the one with more channels. Cost is
 an estimate of the layer's cycles when the mapper gives one (it builds it on the engines'
@@ -32,7 +34,7 @@ dense conv, a channel-sliced tensor moves as one DMA row per pixel (a row shorte
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from desim.errors import SpecError
@@ -177,15 +179,18 @@ def shape_for(op: Op, g: Geometry, h: int, c: int, needs: L1Needs,
     return TileShape(h, c, n, in_b, out_b, w_b, im2col, db, footprint, moved, cost)
 
 
-def _channel_steps(c_out: int) -> list[int]:
+def _channel_steps(c_out: int, quantum: int = 1) -> list[int]:
     """Candidate channels per tile: all of them, about C/k for k = 2..16 in multiples of 4
     (PULP-NN's 4-channel blocks), powers of two from 4, and every count when there are
-    few channels."""
+    few channels; with a ``quantum`` above 1, each rounded up to a multiple of it (at most
+    all the channels)."""
     steps = {c_out}
     steps.update(min(c_out, 4 * -(-c_out // (4 * k))) for k in range(2, 17))
     steps.update(4 << j for j in range(c_out.bit_length()) if 4 << j < c_out)
     if c_out <= 16:
         steps.update(range(1, c_out + 1))
+    if quantum > 1:
+        steps = {min(c_out, quantum * -(-c // quantum)) for c in steps}
     return sorted(steps, reverse=True)
 
 
@@ -213,7 +218,7 @@ def choose(op: Op, l1_bytes: int, needs: L1Needs, overhead: int = 40,
     g = geometry(op)
     best: tuple[float, int, TileShape] | None = None
     smallest: TileShape | None = None
-    for c in _channel_steps(g.c_out):
+    for c in _channel_steps(g.c_out, needs.channel_quantum):
         h_max = 0
         for h in range(g.h_out, 0, -1):  # the largest h that fits for this c
             t = shape_for(op, g, h, c, needs, overhead)
@@ -229,6 +234,8 @@ def choose(op: Op, l1_bytes: int, needs: L1Needs, overhead: int = 40,
             cost = estimate(op, g, t) if estimate is not None else t.cost
             if best is None or (cost, -c) < best[:2]:
                 best = (cost, -c, t)
+    if best is None and needs.channel_quantum > 1:  # no channel block fits: any count
+        return choose(op, l1_bytes, replace(needs, channel_quantum=1), overhead, estimate)
     if best is None:
         assert smallest is not None
         raise SpecError(f"layer {op.name} ({op.kind.value}): its smallest tile (1 row x "

@@ -17,6 +17,8 @@ from desim.trace import Recorder
 # defaults at 1 GHz: 64 input words over 32 ports = 2 cycles + 2 FIFO; same for outputs
 S_IN = S_OUT = 4
 COMPUTE = 131  # floor(130 ns / 1 ns) + 1
+WRITE = 1001  # one write access (a word of 8 cells): floor(1000 ns / 1 ns) + 1
+FULL = 256 * (256 // 8) * WRITE  # a 256 x 256 array: 256 rows of 32 words, 8.2 ms
 
 
 class SharedPort:
@@ -119,11 +121,13 @@ def test_small_job_streams_fewer_words():
 
 # -- programming, endurance, tags -------------------------------------------------------
 
-def test_programming_a_full_array_takes_rows_times_write_time():
-    """256 rows x (floor(1000 ns / 1 ns) + 1) cycles; each row written once per program."""
+def test_programming_a_full_array_writes_it_word_by_word():
+    """256 rows x 32 words of 8 cells x 1001 cycles = 8,200,192 cycles (8.2 ms, as GVSoC's
+    IMA writes serially); each row written once per program."""
     sim, aimc = make()
     t1, t2 = run_jobs(sim, aimc, ProgramJob(0, "w", 256, 256), ProgramJob(0, "w", 256, 256))
-    assert cycles(aimc, t1) == cycles(aimc, t2) == 256 * 1001
+    assert cycles(aimc, t1) == cycles(aimc, t2) == FULL == 8_200_192
+    assert aimc.program_cycles(1, 256) == 32 * WRITE  # a row: 32 us
     xbar = aimc.crossbars[0]
     assert xbar.writes == 512 and set(xbar.row_writes.tolist()) == {2}
     assert xbar.energy_pj == pytest.approx(2 * 256 * 256 * 2 * 100.0)
@@ -159,7 +163,8 @@ def test_mvm_on_weights_not_held_is_an_error():
 
 
 def test_mvm_after_programming_on_the_same_interface_sees_the_weights():
-    """Jobs on one interface run in order: program (256 x 1001), then 2 MVMs (4+262+4)."""
+    """Jobs on one interface run in order: program (256 x 32 x 1001), then 2 MVMs
+    (4 + 262 + 4)."""
     sim, aimc = make()
     p, m = run_jobs(sim, aimc, ProgramJob(0, "w", 256, 256), MvmJob(0, 2, 256, 256, tag="w"))
     assert m.start == p.end and cycles(aimc, m) == S_IN + 2 * COMPUTE + S_OUT
@@ -208,12 +213,12 @@ def test_batch_traffic_goes_through_l1_and_contends():
 
 
 def test_programming_reads_its_weights_from_l1():
-    """256 x 256 4-bit weights = 32768 B read by the interface, hidden under 256 x 1001."""
+    """256 x 256 4-bit weights = 32768 B read by the interface, hidden under the writes."""
     sim, aimc = make()
     mem = aimc.mem = SharedPort(sim, aimc.clock, bpc=4)
     [t] = run_jobs(sim, aimc, ProgramJob(0, "w", 256, 256, src_addr=0x400))
     assert mem.log == [("soc.aimc.if0", False, 32768)]
-    assert cycles(aimc, t) == 256 * 1001 and aimc.counters["bytes_read"] == 32768
+    assert cycles(aimc, t) == FULL and aimc.counters["bytes_read"] == 32768
 
 
 def test_compute_bound_batch_hides_its_traffic():
