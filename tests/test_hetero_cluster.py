@@ -123,3 +123,18 @@ def test_mobilenetv2_depthwise_on_the_engine_activations_in_l2():
     dw = [e for k, e in layers.values() if k == "depthwise_conv2d"]
     assert len(dw) == 17 and set(dw) == {"depthwise"}
     assert r.schedule.memory["activations_in_dram"] == []
+
+
+@pytest.mark.parametrize("model", ["ad01_int8", "kws_ref_model", "pretrainedResnet_quant",
+                                   "vww_96_int8"])
+def test_mlperf_tiny_models_run_with_each_op_on_its_engine(shared_dir, model):
+    """The real int8 TFLite models: dense layers on the crossbars, depthwise layers on the
+    depthwise engine, nothing else on either."""
+    path = shared_dir / "models" / "mlperf_tiny" / f"{model}.tflite"
+    layers = desim.simulate("hetero_cluster", str(path)).summary["layers"]
+    for x in layers:
+        if x["kind"] == "depthwise_conv2d":
+            assert x["engine"] == "depthwise", x["name"]
+        elif x["engine"] in ("aimc", "depthwise"):
+            assert x["kind"] in ("conv2d", "fully_connected"), x["name"]
+    assert any(x["engine"] == "aimc" for x in layers)
