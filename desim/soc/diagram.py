@@ -24,14 +24,11 @@ from typing import Any
 
 import networkx as nx
 
-from desim.errors import DesimError
-from desim.fileio import atomic_path
 from desim.hw.dma import Dma
 from desim.soc.base import LEVELS
-from desim.trace import palette
+from desim.trace import figfile, palette
 
 _NUMBERED = re.compile(r"^(.*\D)(\d+)$")
-_DPI = 110
 
 
 def fabric(soc: Any) -> nx.DiGraph:
@@ -153,20 +150,7 @@ def size_text(nbytes: int) -> str:
 
 def draw(soc: Any, path: str | os.PathLike[str], title: str = "") -> Path:
     """Save the platform picture of ``soc`` as PNG, SVG or PDF (by extension)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    target = Path(path)
-    if target.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise DesimError(f"diagram file {target}: use a .png, .svg or .pdf name")
-    fig = figure(soc, title)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, dpi=_DPI, format=target.suffix[1:].lower(),
-                    metadata={"Software": None} if target.suffix.lower() == ".png" else None)
-    plt.close(fig)
-    return target
+    return figfile.save(lambda: figure(soc, title), path, "diagram")
 
 
 def figure(soc: Any, title: str = "") -> Any:

@@ -23,10 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from desim.errors import DesimError
-from desim.fileio import atomic_path
-from desim.trace import palette
+from desim.trace import figfile, palette
 
-_DPI = 110
 _NAMED = 5
 
 
@@ -66,20 +64,7 @@ def ceilings(summary: Mapping[str, Any]) -> tuple[dict[str, float], dict[str, fl
 
 def plot(summary: Mapping[str, Any], path: str | os.PathLike[str], title: str = "") -> Path:
     """Save the rooflines of ``summary`` as PNG, SVG or PDF (by extension)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    target = Path(path)
-    if target.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise DesimError(f"roofline file {target}: use a .png, .svg or .pdf name")
-    fig = figure(summary, title)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, dpi=_DPI, format=target.suffix[1:].lower(),
-                    metadata={"Software": None} if target.suffix.lower() == ".png" else None)
-    plt.close(fig)
-    return target
+    return figfile.save(lambda: figure(summary, title), path, "roofline")
 
 
 def figure(summary: Mapping[str, Any], title: str = "") -> Any:

@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from desim.errors import DesimError
-from desim.fileio import atomic_path
-from desim.trace import palette
+from desim.trace import figfile, palette
 from desim.trace.blocks import Block, Layers, blocks
 from desim.trace.recorder import Interval, Recorder, natural_key
 from desim.trace.rows import Row, Track, rows
@@ -45,7 +44,7 @@ _LEGEND_MAX = 24
 MAX_HEIGHT_IN = 15.0
 #: busy lanes of one group drawn on rows of their own before they share one
 GROUP_MAX = 8
-_WIDTH_IN, _LEFT_IN, _RIGHT_IN, _DPI = 12.0, 2.1, 2.3, 110
+_WIDTH_IN, _LEFT_IN, _RIGHT_IN = 12.0, 2.1, 2.3
 _ROW_IN, _UTIL_ROW_IN, _STRIP_IN, _LINK_IN = 0.26, 0.2, 0.3, 0.5
 _NO_LAYER = "(no layer)"
 _IDLE = "idle"
@@ -58,18 +57,9 @@ def plot(rec: Recorder, path: str | os.PathLike[str], window: tuple[int, int] | 
          group_max: int | None = GROUP_MAX, peaks: Mapping[str, float] | None = None,
          counters_filtered: bool = False) -> Path:
     """Save a figure of ``rec`` as PNG, SVG or PDF (by extension); see :func:`figure`."""
-    import matplotlib.pyplot as plt
-
-    target = Path(path)
-    if target.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise DesimError(f"timeline file {target}: use a .png, .svg or .pdf name")
-    fig = figure(rec, window, title, clock_hz, by, layers, panels, bins, known, components,
-                 group_max, peaks, counters_filtered)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, dpi=_DPI, format=target.suffix[1:].lower(),
-                    metadata={"Software": None} if target.suffix.lower() == ".png" else None)
-    plt.close(fig)
-    return target
+    return figfile.save(lambda: figure(rec, window, title, clock_hz, by, layers, panels, bins,
+                                       known, components, group_max, peaks,
+                                       counters_filtered), path, "timeline")
 
 
 @dataclass
@@ -183,7 +173,7 @@ def figure(rec: Recorder, window: tuple[int, int] | None = None, title: str = ""
                    + gap_in * (len(panels) - 1))
     fig = plt.figure(figsize=(_WIDTH_IN, total_in))
     axes_w = (_WIDTH_IN - _LEFT_IN - _RIGHT_IN) / _WIDTH_IN
-    px_ps = (hi - lo) / (axes_w * _WIDTH_IN * _DPI)
+    px_ps = (hi - lo) / (axes_w * _WIDTH_IN * figfile.DPI)
     y = total_in - top_in
     axes: list[Any] = []
     for name in panels:
