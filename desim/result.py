@@ -90,6 +90,7 @@ class RunResult:
             "macs": ex.macs,
             "energy_pj": ex.energy_pj,
             "energy_static_pj": ex.energy_static_pj,
+            "area_mm2": self._areas(),
         }
         if ex.memory is not None:
             doc["memory"] = ex.memory
@@ -98,6 +99,20 @@ class RunResult:
             doc["functional"] = self.functional
         doc["sim"] = self.sim.stats.to_dict()
         return doc
+
+    def _areas(self) -> dict[str, float]:
+        """Silicon area per component that declares one (its ``area_mm2``, else its spec's,
+        as the DRAM's 0), times the platform's ``area_scale``, and their ``total``."""
+        scale = getattr(self.spec, "area_scale", 1.0)
+        areas: dict[str, float] = {}
+        for comp in self.soc.walk():
+            area = getattr(comp, "area_mm2", None)
+            if area is None:
+                area = getattr(comp.spec, "area_mm2", None)
+            if area is not None:
+                areas[comp.path] = round(area * scale, 6)
+        areas["total"] = round(sum(areas.values()), 6)
+        return areas
 
     def layers_frame(self) -> pd.DataFrame:
         """The layer records as a pandas DataFrame, one row per layer (nested records

@@ -142,6 +142,17 @@ class Energy:
 
 
 @dataclass(frozen=True)
+class Area:
+    """Silicon area per component that declares one, and their sum."""
+
+    EXTRA: ClassVar[Extra] = Extra("<path>", float, "area of the component at that path, "
+                                   "times the platform's `area_scale` (0 off chip: DRAM)",
+                                   "mm^2")
+
+    total: float = key("sum over the components", "mm^2")
+
+
+@dataclass(frozen=True)
 class Memory:
     """Memory use of a mapped workload (DNN graphs)."""
 
@@ -268,6 +279,9 @@ class Summary:
     energy_static_pj: Energy = key("the static part of `energy_pj` (DRAM background and "
                                    "refresh, idle cores) per component path, and `total`; "
                                    "the dynamic part is the difference", "pJ")
+    area_mm2: Area = key("silicon area per component path, and `total`, from the published "
+                         "figures or stated assumptions of each component's spec (see "
+                         "[models/area.md](models/area.md))", "mm^2")
     memory: Memory = key("peak footprint per level and DRAM traffic",
                          when="DNN workloads (a mapped schedule)")
     aimc: Aimc = key("the AIMC engine's entry", when="platforms with crossbars")

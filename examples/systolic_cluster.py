@@ -56,6 +56,10 @@ class SystolicSpec(Spec):
         0.143, unit="pJ/MAC", ge=0, doc="energy per 8-bit MAC",
         source="assumed: a DIANA-class digital array, 14 TOPS/W (Ueyoshi et al., ISSCC "
                "2022): 2/14 pJ per MAC")
+    area_mm2_per_pe: float = param(
+        0.001, unit="mm^2", ge=0, doc="silicon area of one PE (an 8-bit MAC, its weight and "
+                                      "pipeline registers)",
+        source="assumed: 0.001 mm^2 per 8-bit MAC lane in 22 nm, as MacArraySpec")
 
 
 def tile_cycles(spec: SystolicSpec, k: int, c: int, pixels: int) -> int:
@@ -74,6 +78,12 @@ class SystolicArray(Component):
         self.mem = mem
         self.energy_pj = 0.0
         self._lock = simpy.Resource(self.env, capacity=1)
+
+    @property
+    def area_mm2(self) -> float:
+        """Silicon area of the array (mm^2): rows x cols PEs."""
+        s = self.spec
+        return float(s.rows * s.cols * s.area_mm2_per_pe)
 
     def run(self, k: int, c: int, pixels: int, reads: tuple[tuple[int, int], ...],
             out: tuple[int, int], name: str) -> Generator[simpy.Event, Any, None]:

@@ -120,6 +120,11 @@ class AimcSpec(Spec):
         "(the access's program-and-verify pulses)",
         source="assumed: ~10 program-and-verify pulses of ~10 pJ (PCM RESET-class energy) "
         "within a 1000 ns access; no per-device figure is published for HERMES")
+    crossbar_area_mm2: float = param(
+        0.83, unit="mm^2", ge=0, doc="area of one 256 x 256 crossbar with its DACs, ADCs "
+        "and streaming interface; other sizes scale with rows x cols",
+        source="Garofalo et al., JETCAS 2022: a 256 x 256 IMA of about 0.83 mm^2 (PCM "
+        "crossbar with its periphery)")
 
     def validate(self) -> None:
         if self.port_bits % 8:
@@ -273,6 +278,13 @@ class Aimc(Component):
         #: with program_parallel, each crossbar's programming jobs queue on their own
         self._writers = [JobQueue(self, f"{x.name}.write", self._serve)
                          for x in self.crossbars] if spec.program_parallel else []
+
+    @property
+    def area_mm2(self) -> float:
+        """Silicon area of all crossbars with their periphery (mm^2): each
+        ``crossbar_area_mm2 * rows * cols / 256^2``."""
+        s = self.spec
+        return s.n_crossbars * s.crossbar_area_mm2 * s.rows * s.cols / (256 * 256)
 
     def submit(self, job: MvmJob | ProgramJob) -> simpy.Event:
         """Queue ``job`` on its crossbar's interface (a programming job with

@@ -72,6 +72,16 @@ class DepthwiseSpec(Spec):
                                         "included, L1 accesses not",
         source="assumed: no published figure for a depthwise engine; DIANA's 22 nm digital "
                "array at 14 TOPS/W (Ueyoshi et al., ISSCC 2022), 2/14 pJ per MAC")
+    area_mm2_per_lane: float = param(
+        0.009, unit="mm^2", ge=0, doc="silicon area of one lane (9 MACs, its taps and line "
+                                      "buffers) with its share of the port and control",
+        source="assumed: no published area; 0.001 mm^2 per 8-bit MAC lane in 22 nm, "
+        "the datapath with its share of operand buffers, accumulators and control: 9 MACs per lane")
+
+    @property
+    def area_mm2(self) -> float:
+        """Silicon area of the engine (mm^2)."""
+        return self.lanes * self.area_mm2_per_lane
 
     def job_cycles(self, job: DwJob) -> int:
         """Cycles of ``job`` when the memory keeps up with the engine's port."""
@@ -145,6 +155,11 @@ class DepthwiseUnit(Component):
         self.mem = mem
         self.energy_pj = 0.0
         self._queue = JobQueue(self, "jobs", self._serve)
+
+    @property
+    def area_mm2(self) -> float:
+        """Silicon area of the engine (mm^2, see :class:`DepthwiseSpec`)."""
+        return float(self.spec.area_mm2)
 
     def submit(self, job: DwJob) -> simpy.Event:
         """Queue ``job``; the event succeeds with its :class:`JobTiming` when it is done."""

@@ -37,6 +37,15 @@ class MacArraySpec(Spec):
     energy_pj_per_mac: float = param(
         0.143, unit="pJ/MAC", ge=0, doc="energy per 8-bit MAC",
         source="DIANA digital core 14 TOPS/W peak (Ueyoshi et al., ISSCC 2022): 2/14 pJ per MAC")
+    area_mm2_per_mac: float = param(
+        0.001, unit="mm^2", ge=0, doc="silicon area per MAC/cycle of peak throughput",
+        source="assumed: no published area; 0.001 mm^2 per 8-bit MAC lane in 22 nm, "
+        "the datapath with its share of operand buffers, accumulators and control")
+
+    @property
+    def area_mm2(self) -> float:
+        """Silicon area of the array (mm^2)."""
+        return self.macs_per_cycle * self.area_mm2_per_mac
 
 
 class MacArray(Component):
@@ -49,6 +58,11 @@ class MacArray(Component):
         self.mem = mem
         self._lock = simpy.Resource(self.env, capacity=1)
         self.energy_pj = 0.0
+
+    @property
+    def area_mm2(self) -> float:
+        """Silicon area of the array (mm^2, see :class:`MacArraySpec`)."""
+        return float(self.spec.area_mm2)
 
     def compute_cycles(self, macs: int) -> int:
         """Cycles of the arithmetic alone for a job of ``macs`` MACs."""

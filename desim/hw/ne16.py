@@ -118,6 +118,11 @@ class Ne16Spec(Spec):
         "ne16 = NE16's normquant (8-bit scales, shifts, rounding half up)",
         source="user choice: TFLite's requantisation is what the cores compute; NE16's "
         "differs by rounding (docs/models/ne16.md)")
+    area_mm2: float = param(
+        0.162, unit="mm^2", ge=0, doc="silicon area of the engine (datapath, buffers, "
+        "streamer, controller)",
+        source="assumed: no NE16 area is published; its 162 MAC/cycle 3x3 peak at 8-bit "
+        "weights x 0.001 mm^2 per MAC lane in 22 nm (as DepthwiseSpec and MacArraySpec)")
 
 
 @dataclass(frozen=True)
@@ -241,6 +246,11 @@ class Ne16(Component):
         self._phases: dict[Subtile, Phases] = {}
         self._program = JobQueue(self, "program", self._serve_program)
         self._run = JobQueue(self, "run", self._serve_run)
+
+    @property
+    def area_mm2(self) -> float:
+        """Silicon area of the engine (mm^2, see :class:`Ne16Spec`)."""
+        return float(self.spec.area_mm2)
 
     def phases(self, s: Subtile) -> Phases:
         """:func:`phases` of ``s`` under this engine's spec (cached)."""

@@ -213,6 +213,12 @@ class DramSpec(Spec):
         return self.banks * self.rows * self.row_bytes
 
     @property
+    def area_mm2(self) -> float:
+        """Silicon area on the SoC die: 0, the devices are off chip (the controller's PHY
+        is not modelled)."""
+        return 0.0
+
+    @property
     def freq_hz(self) -> int:
         """Command clock frequency (1 / tCK)."""
         return round(1e9 / self.tCK_ns)
