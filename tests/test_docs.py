@@ -57,7 +57,8 @@ from docs_support.blocks import (
 from docs_support.files import ROOT, SHARED, make_workdir
 
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
-        *sorted((ROOT / "docs" / "models").glob("*.md"))]
+        *sorted((ROOT / "docs" / "models").glob("*.md")),
+        *sorted((ROOT / "docs" / "studies").rglob("*.md"))]
 
 #: failures of docs this suite may not fix, each (text of the failing block or command,
 #: why): the doc's test is an expected failure while these, and only these, fail
