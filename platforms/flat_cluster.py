@@ -32,7 +32,7 @@ from desim.hw.memory import Sram, SramSpec
 from desim.kernel import Clock, Sim
 from desim.mapping import MappingSpec, Target
 from desim.soc import Soc
-from desim.soc.base import dram_txn_cycles
+from desim.soc.base import area_scale_param, dram_txn_cycles
 from desim.spec import Spec, param, subspec
 
 
@@ -59,12 +59,7 @@ class FlatSpec(Spec):
                                                        "to cover the DRAM's latency"},
         doc="cluster DMA between DRAM and L1: channel 0 loads tiles, 1 stores them")
     mapping: MappingSpec = subspec(MappingSpec)
-    area_scale: float = param(
-        1.0, gt=0, doc="area scaling from the sources' nodes to the target node, applied to "
-        "every component's area in summary.json (1: as published; e.g. (16 / 22)^2 for a "
-        "22 nm figure at 16 nm)",
-        source="assumed: the published figures as they are, most of them 22 nm (docs/models/"
-        "area.md); one factor because the sources mix nodes and no scaling law fits them all")
+    area_scale: float = area_scale_param()
 
 
 def default_spec() -> FlatSpec:

@@ -30,6 +30,7 @@ from desim.kernel import Clock, Sim
 from desim.runtime.executor import Execution, energy_of
 from desim.runtime.pipeline import double_buffered
 from desim.soc import Soc
+from desim.soc.base import area_scale_param
 from desim.spec import Spec, param, subspec
 from desim.workload.synthetic import SYNTHETIC, TileStream
 
@@ -61,12 +62,7 @@ class StreamSocSpec(Spec):
                            cite={"channels": "assumed: one channel per direction"},
                            doc="DMA: channel 0 brings tiles in, channel 1 takes results out")
     engine: MacArraySpec = subspec(MacArraySpec)
-    area_scale: float = param(
-        1.0, gt=0, doc="area scaling from the sources' nodes to the target node, applied to "
-        "every component's area in summary.json (1: as published; e.g. (16 / 22)^2 for a "
-        "22 nm figure at 16 nm)",
-        source="assumed: the published figures as they are, most of them 22 nm (docs/models/"
-        "area.md); one factor because the sources mix nodes and no scaling law fits them all")
+    area_scale: float = area_scale_param()
 
 
 def default_spec() -> StreamSocSpec:

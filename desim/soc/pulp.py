@@ -31,7 +31,7 @@ from desim.hw.interconnect import Interconnect, LinkSpec, add_link
 from desim.hw.memory import Sram, SramSpec
 from desim.kernel import Clock, Sim
 from desim.mapping import MappingSpec, Target
-from desim.soc.base import Soc, dram_txn_cycles
+from desim.soc.base import Soc, area_scale_param, dram_txn_cycles
 from desim.spec import Spec, param, subspec
 
 _GVSOC = "GVSoC pulp_open"
@@ -75,12 +75,7 @@ class SocSpec(Spec):
     aimc: AimcSpec | None = param(None, doc="AIMC crossbars (None: a digital cluster)")
     analog: AnalogSpec = subspec(AnalogSpec)
     mapping: MappingSpec = subspec(MappingSpec)
-    area_scale: float = param(
-        1.0, gt=0, doc="area scaling from the sources' nodes to the target node, applied to "
-        "every component's area in summary.json (1: as published; e.g. (16 / 22)^2 for a "
-        "22 nm figure at 16 nm)",
-        source="assumed: the published figures as they are, most of them 22 nm (docs/models/"
-        "area.md); one factor because the sources mix nodes and no scaling law fits them all")
+    area_scale: float = area_scale_param()
 
     def build(self, sim: Sim) -> PulpSoc:
         """The SoC of this spec on ``sim``."""
