@@ -55,3 +55,11 @@ def test_core_count_is_bounded(tmp_path, capsys):
     code, err = _run(capsys, "pulp_cluster", "--set", "cluster.n_cores=100000", "-o",
                      str(tmp_path / "o"))
     assert code == 2 and "cluster.n_cores must be <= 1024" in err
+
+
+def test_crossbar_count_is_bounded(tmp_path, capsys):
+    """A billion crossbars would build a billion components: refused at validation."""
+    code, err = _run(capsys, "imc_cluster", "--set", "aimc.n_crossbars=1e9", "-o",
+                     str(tmp_path / "o"))
+    assert code == 2 and "aimc.n_crossbars must be <= 1024" in err
+    assert not (tmp_path / "o").exists()

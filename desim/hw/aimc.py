@@ -97,8 +97,10 @@ class AimcSpec(Spec):
     write_verify_iterations: int = param(
         1, ge=1, doc="write accesses per word (program-and-verify rounds)",
         source=f"{_IMA}: one access per word")
-    n_crossbars: int = param(1, ge=1, doc="crossbars",
-                             source="one IMA per cluster (Garofalo et al., JETCAS 2022)")
+    n_crossbars: int = param(
+        1, ge=1, le=1024, doc="crossbars; at most 1024, sixteen times the 64 cores of IBM's "
+        "64-core PCM chip (Le Gallo et al., Nature Electronics 2023)",
+        source="one IMA per cluster (Garofalo et al., JETCAS 2022)")
     n_interfaces: int = param(
         1, ge=1, doc="streaming interfaces (jobs on one interface run in series)",
         source="Garofalo et al., JETCAS 2022: MobileNetV2 bin-packed into 34 crossbars "
