@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import simpy
 
@@ -103,6 +103,17 @@ def energy_of(parts: list[Any], attr: str = "energy_pj") -> dict[str, float]:
     return energy
 
 
+class _Snapshot(NamedTuple):
+    """Counters at one moment: bytes moved in L1, L2 and DRAM; energy by component path."""
+
+    moved: tuple[int, ...]
+    energy_pj: dict[str, float]
+
+    @property
+    def total_pj(self) -> float:
+        return sum(self.energy_pj.values())
+
+
 class Runtime:
     """Runs ``schedule`` on ``soc``; ``functional`` (optional) computes real tensors.
 
@@ -116,6 +127,7 @@ class Runtime:
         self.env = soc.env
         self.layers: list[dict[str, Any]] = []
         self.l1 = soc.memory("l1")
+        self._parts = soc.energy_parts()
         self._levels = [soc.memory(level) if soc.has_memory(level) else None
                         for level in ("l2", "dram")]
         mem = schedule.memory
@@ -147,10 +159,9 @@ class Runtime:
                                             + dram.counters["bytes_written"]) if dram else 0}
         engines = {e.name: r for e in soc.engines.values()
                    if (r := e.results(self, self.schedule)) is not None}
-        parts = soc.energy_parts()
         return Execution(self.layers, sum(layer["macs"] for layer in self.layers),
-                         energy_of(parts), memory, engines,
-                         energy_of(parts, "static_energy_pj"))
+                         energy_of(self._parts), memory, engines,
+                         energy_of(self._parts, "static_energy_pj"))
 
     # -- one layer -----------------------------------------------------------------------
 
@@ -161,7 +172,7 @@ class Runtime:
         engine = soc.engines.get(layer.engine)
         if engine is not None:
             yield from engine.before_layer(self, layer)
-        setup = (soc.sim.now - start, self._snapshot()[-1] - before[-1])
+        setup = (soc.sim.now - start, self._snapshot().total_pj - before.total_pj)
         busy = [0]
         kinds: list[str] = []
         tracer = soc.sim.tracer
@@ -200,14 +211,12 @@ class Runtime:
                                            layer.name)
         self._record(layer, start, before, busy[0], waits, kinds, setup)
 
-    def _snapshot(self) -> tuple[Any, ...]:
-        """Bytes moved in L1, L2 and DRAM, energy by component path, and energy in total."""
-        moved = [m.counters["bytes_read"] + m.counters["bytes_written"] if m else 0
-                 for m in (self.l1, *self._levels)]
-        parts = {p.path: p.energy_pj for p in self.soc.energy_parts()}
-        return (*moved, parts, sum(parts.values()))
+    def _snapshot(self) -> _Snapshot:
+        moved = tuple(m.counters["bytes_read"] + m.counters["bytes_written"] if m else 0
+                      for m in (self.l1, *self._levels))
+        return _Snapshot(moved, {p.path: p.energy_pj for p in self._parts})
 
-    def _record(self, layer: Layer, start: int, before: tuple[Any, ...], busy: int,
+    def _record(self, layer: Layer, start: int, before: _Snapshot, busy: int,
                 waits: list[int], kinds: list[str], setup: tuple[int, float]) -> None:
         """The layer's record; ``setup`` is the (ps, pJ) of its engine's set-up (e.g. the
         crossbar programming it waited for), kept apart from its own compute and stalls."""
@@ -229,16 +238,16 @@ class Runtime:
             "cycles": round(cycles, 3), "macs": layer.macs,
             "macs_per_cycle": round(layer.macs / cycles, 4) if cycles else 0.0,
             "tiles": len(layer.tiles),
-            "bytes": {"l1": after[0] - before[0], "l2": after[1] - before[1],
-                      "dram": after[2] - before[2]},
+            "bytes": {level: a - b for level, a, b in zip(("l1", "l2", "dram"), after.moved,
+                                                          before.moved, strict=True)},
             "bound": bound,
             "compute_cycles": round(compute, 3),
             "setup_cycles": round(setup_cycles, 3),
             "setup_energy_pj": round(setup[1], 3),
             "stall_cycles": {k: round(v, 3) for k, v in stall.items()},
-            "energy_pj": round(after[4] - before[4], 3),
-            "energy_by_component_pj": {path: round(pj - before[3][path], 3)
-                                       for path, pj in after[3].items()},
+            "energy_pj": round(after.total_pj - before.total_pj, 3),
+            "energy_by_component_pj": {path: round(pj - before.energy_pj[path], 3)
+                                       for path, pj in after.energy_pj.items()},
             "l1_footprint_bytes": layer.l1_bytes, "l2_live_bytes": layer.l2_bytes,
         })
 
