@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import shutil
 import tokenize
 from pathlib import Path
 
@@ -239,4 +238,3 @@ def test_the_grep_sees_an_engine_name(tmp_path):
     bad = tmp_path / "m.py"
     bad.write_text('"""Doc: aimc is fine here."""\nif layer.engine == "aimc":\n    pass\n')
     assert [t for _, t in _code_tokens(bad) if "aimc" in t] == ['"aimc"']
-    shutil.rmtree(tmp_path)
