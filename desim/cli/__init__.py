@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import desim
-from desim.cli import compare, dram, platforms, regress, run, sweep, trace, workloads
+from desim.cli import compare, dram, platforms, regress, run, sweep, trace, train, workloads
 from desim.errors import DesimError, SimulationStalled
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (run, platforms, workloads, trace, regress, dram, compare, sweep)
+COMMANDS = (run, train, platforms, workloads, trace, regress, dram, compare, sweep)
 
 
 def build_parser() -> argparse.ArgumentParser:

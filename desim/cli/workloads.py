@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from desim.cli.train import add_step_options, options_from
+
 
 def add_parser(sub: Any) -> None:
     """Register ``desim workloads`` (and its ``show`` action) on the top-level subparsers."""
@@ -26,6 +28,10 @@ def add_parser(sub: Any) -> None:
                            "--weights)")
     show.add_argument("--weights", action="store_true",
                       help="include weight and bias values in the --json file")
+    show.add_argument("--train", action="store_true",
+                      help="list the training step's primitives instead (forward, loss, "
+                           "backward, update) with MACs and bytes; shaped by the options below")
+    add_step_options(show)
     show.set_defaults(func=cmd_show)
 
 
@@ -54,6 +60,14 @@ def cmd_show(args: argparse.Namespace) -> int:
     from desim.workload.graph import Graph
 
     wl = load_workload(args.workload)
+    if args.train:
+        if not isinstance(wl, Graph):
+            raise SpecError(f"--train: '{args.workload}' is a synthetic workload; training "
+                            "needs a DNN graph (a zoo name or a model file)")
+        from desim.training.step import build_step
+
+        print(build_step(wl, options_from(args)).table())
+        return 0
     if isinstance(wl, Graph):
         print(wl.table())
         if args.json:

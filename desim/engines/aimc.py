@@ -283,11 +283,13 @@ class AimcEngine(Engine):
     def track(self, layer: Layer) -> tuple[str, str]:
         return self.aimc.crossbars[layer.payload.blocks[0].crossbar].path, "mvm"
 
-    def results(self, rt: Runtime, schedule: Schedule) -> dict[str, Any]:
+    def results(self, rt: Runtime, schedule: Schedule) -> dict[str, Any] | None:
         """The mapping's entry, rows written, programming per group and per layer whose
         weights it wrote, why each rejected layer went elsewhere (its schedule note), and a
         one-line account of the crossbars' use."""
-        entry = dict(schedule.engines.get(self.name, {}))
+        if self.name not in schedule.engines:
+            return None  # a schedule without crossbar layers (e.g. digital training)
+        entry = dict(schedule.engines[self.name])
         entry["row_writes"] = sum(x.writes for x in self.aimc.crossbars)
         entry["programming"] = self._groups
         entry["programmed_layers"] = {name: {k: round(v, 3) for k, v in rec.items()}

@@ -49,10 +49,11 @@ import numpy as np
 import simpy
 
 from desim.errors import DesimError, SpecError
+from desim.hw.analog_write import AnalogWriteSpec
 from desim.hw.jobs import JobQueue, JobTiming, MvmJob, ProgramJob, l1_traffic
 from desim.kernel import Clock, Component
 from desim.kernel.clock import PS_PER_S
-from desim.spec import Spec, param
+from desim.spec import Spec, param, subspec
 
 _IMA = "GVSoC IMA model (gvsoc-pulp models/pulp/ima, commit 601e0f8)"
 _HERMES = "IBM HERMES core (Khaddam-Aljameh et al., JSSC 2022)"
@@ -127,6 +128,9 @@ class AimcSpec(Spec):
         "and streaming interface; other sizes scale with rows x cols",
         source="Garofalo et al., JETCAS 2022: a 256 x 256 IMA of about 0.83 mm^2 (PCM "
         "crossbar with its periphery)")
+    write: AnalogWriteSpec = subspec(
+        AnalogWriteSpec, doc="devices and write periphery of in-array weight updates "
+        "(desim train --aimc-training)")
 
     def validate(self) -> None:
         if self.port_bits % 8:

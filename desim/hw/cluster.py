@@ -41,6 +41,7 @@ import simpy
 
 from desim.errors import SpecError
 from desim.hw.cluster_ops import CoreWork, KernelCosts, split
+from desim.hw.fp_kernels import FpJob, FpKernelCosts, core_works
 from desim.hw.jobs import JobQueue, JobTiming, KernelJob, l1_traffic
 from desim.kernel import Clock, Component
 from desim.spec import Spec, param, subspec
@@ -110,19 +111,26 @@ class ClusterSpec(Spec):
         "SramSpec) and the cluster DMA (0.01 mm^2, DmaSpec), 1.67 mm^2 over 9 cores")
     event_unit: EventUnitSpec = subspec(EventUnitSpec)
     ops: KernelCosts = subspec(KernelCosts)
+    fp: FpKernelCosts = subspec(FpKernelCosts, doc="floating-point training kernels")
 
     @property
     def area_mm2(self) -> float:
         """Silicon area of the cores and event unit, L1 excluded (mm^2)."""
         return (self.n_cores + 1) * self.core_area_mm2
 
-    def core_cycles(self, job: KernelJob) -> list[int]:
+    def works(self, job: KernelJob | FpJob) -> list[CoreWork]:
+        """Every core's share of ``job``: an int8 kernel or a floating-point one."""
+        if isinstance(job, FpJob):
+            return core_works(job, self.fp, self.n_cores)
+        return split(job, self.ops, self.n_cores)
+
+    def core_cycles(self, job: KernelJob | FpJob) -> list[int]:
         """Each core's compute cycles for ``job`` (0 for idle cores), memory time aside."""
-        works = split(job, self.ops, self.n_cores)
+        works = self.works(job)
         busy = sum(1 for w in works if w.items)
         return [self.work_cycles(w, busy) for w in works]
 
-    def job_cycles(self, job: KernelJob) -> int:
+    def job_cycles(self, job: KernelJob | FpJob) -> int:
         """Cycles of ``job`` when L1 bandwidth is not the limit: sync costs + slowest core."""
         eu = self.event_unit
         return (eu.fork_cycles + eu.wakeup_cycles + max(self.core_cycles(job))
@@ -169,6 +177,7 @@ class Cluster(Component):
         self._queue = JobQueue(self, "jobs", self._serve)
         self._idle_since: int | None = 0    # ps; None while a job runs
         self._slept_ps = 0                  # cluster sleep time of past idle gaps
+        self._fp_extra_pj = 0.0             # FP kernels' energy above integer core cycles
 
     @property
     def area_mm2(self) -> float:
@@ -180,7 +189,7 @@ class Cluster(Component):
         """Energy so far (pJ): the cores' busy cycles, plus :attr:`static_energy_pj`."""
         busy = sum(c.busy_ps for c in (self.ctrl, *self.cores))
         return (self.clock.cycles(busy) * self.spec.energy_pj_per_core_cycle
-                + self.static_energy_pj)
+                + self._fp_extra_pj + self.static_energy_pj)
 
     @property
     def static_energy_pj(self) -> float:
@@ -199,19 +208,19 @@ class Cluster(Component):
         after = self.spec.sleep_after_cycles
         return max(0, gap - self.clock.ps(after)) if after else 0
 
-    def submit(self, job: KernelJob) -> simpy.Event:
+    def submit(self, job: KernelJob | FpJob) -> simpy.Event:
         """Queue ``job``; the event succeeds with its :class:`JobTiming` when it is done."""
-        if not isinstance(job, KernelJob):
-            raise SpecError(f"{self.path}: submit() takes a KernelJob, got "
+        if not isinstance(job, KernelJob | FpJob):
+            raise SpecError(f"{self.path}: submit() takes a KernelJob or an FpJob, got "
                             f"{type(job).__name__}")
         return self._queue.put(job)
 
-    def run(self, job: KernelJob) -> Generator[simpy.Event, Any, JobTiming]:
+    def run(self, job: KernelJob | FpJob) -> Generator[simpy.Event, Any, JobTiming]:
         """Submit ``job`` and wait for it: ``timing = yield from cluster.run(job)``."""
         timing: JobTiming = yield self.submit(job)
         return timing
 
-    def _serve(self, job: KernelJob) -> Generator[simpy.Event, Any, JobTiming]:
+    def _serve(self, job: KernelJob | FpJob) -> Generator[simpy.Event, Any, JobTiming]:
         env, clock, spec = self.env, self.clock, self.spec
         eu = spec.event_unit
         k0 = clock.edge_index(env.now)
@@ -228,7 +237,7 @@ class Cluster(Component):
         k_run = k0 + eu.fork_cycles + eu.wakeup_cycles
         t_run = clock.ps(k_run)
         yield env.timeout(t_run - env.now)
-        works = split(job, spec.ops, spec.n_cores)
+        works = spec.works(job)
         n_busy = sum(1 for w in works if w.items)
         work = [spec.work_cycles(w, n_busy) for w in works]
         rd = sum(w.read_bytes for w in works)
@@ -242,7 +251,11 @@ class Cluster(Component):
         t_last = max(clock.ps(k_run + max(work)), t_mem)
         if t_last > env.now:
             yield env.timeout(t_last - env.now)
-        self._record_cores(job, works, work, k_run, t_mem)
+        busy_ps = self._record_cores(job, works, work, k_run, t_mem)
+        if isinstance(job, FpJob):  # floating-point cycles cost more than integer ones
+            fp = spec.fp
+            rate = fp.energy_pj_per_fp16_cycle if job.simd else fp.energy_pj_per_fp_cycle
+            self._fp_extra_pj += clock.cycles(busy_ps) * (rate - spec.energy_pj_per_core_cycle)
         end = clock.ps(clock.edge_index(t_last) + eu.barrier_cycles)
         yield env.timeout(end - env.now)
         self.counters["jobs"] += 1
@@ -260,13 +273,15 @@ class Cluster(Component):
         self._idle_since = end
         return JobTiming(t0, end)
 
-    def _record_cores(self, job: KernelJob, works: list[CoreWork], work: list[int],
-                      k_run: int, t_mem: int) -> None:
-        """Each busy core's interval: its compute, or its share of the memory time."""
+    def _record_cores(self, job: KernelJob | FpJob, works: list[CoreWork], work: list[int],
+                      k_run: int, t_mem: int) -> int:
+        """Each busy core's interval: its compute, or its share of the memory time;
+        returns the cores' busy time (ps)."""
         clock = self.clock
         t_run = clock.ps(k_run)
         most = max(w.read_bytes + w.write_bytes for w in works) or 1
         tracing = self._tracer is not None
+        busy = 0
         for core, w, cycles in zip(self.cores, works, work, strict=True):
             if not w.items:
                 continue
@@ -278,3 +293,5 @@ class Cluster(Component):
                 args = {"op": job.op, "layer": job.layer, "tile": job.tile, "items": w.items,
                         "macs": w.macs, "cycles": clock.edge_index(end) - k_run}
             core.record(t_run, end, job.label, job.category or job.op, args)
+            busy += end - t_run
+        return busy
