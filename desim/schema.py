@@ -128,6 +128,10 @@ class Layer:
                                   "im2col buffer)", "B")
     l2_live_bytes: int = key("L2 occupied while the layer runs: live activations, resident "
                              "weights, staging", "B")
+    phase: str = key("the training phase it belongs to (see `training.phases`)",
+                     when="`desim train`")
+    sample: int = key("the sample of the batch it processes (0 for the update)",
+                      when="`desim train`")
 
 
 @dataclass(frozen=True)
@@ -244,6 +248,121 @@ class Functional:
 
 
 @dataclass(frozen=True)
+class TrainingOptions:
+    """The options the step was built with (``desim train`` flags)."""
+
+    trainable: str = key("`all`, `last:N` or the layer names trained")
+    dtype: str = key("`fp32`, `fp16` or `bf16`")
+    optimizer: str = key("`sgd`, `momentum` or `adam`")
+    loss: str = key("`mse` or `cross_entropy`")
+    batch: int = key("samples per weight update (gradients accumulated)")
+    replay: int = key("latent-replay buffer, in samples (0: none)")
+    aimc_training: str | None = key("`forward-only`, `mixed-precision`, `analog-sgd`, or null "
+                                    "(digital training)")
+    autotune: bool = key("whether each matrix multiply took its fastest kernel")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of the step: the layers that carry it."""
+
+    cycles: float = key("cycles of its layers", "cycles")
+    energy_pj: float = key("energy spent while they ran", "pJ")
+    macs: int = key("MACs executed", "MAC")
+    layers: int = key("number of its layers (primitives)")
+
+
+@dataclass(frozen=True)
+class TrainingMacs:
+    """MACs of the step."""
+
+    executed: int = key("what the kernels execute (the input gradient's full convolution "
+                        "over padding zeros included)", "MAC")
+    algorithmic: int = key("the forward-equivalent work of each primitive", "MAC")
+
+
+@dataclass(frozen=True)
+class PeakBytes:
+    """Most bytes live at once per level."""
+
+    l1: int = key("L1: the largest layer's tiles (double-buffered) with their im2col and "
+                  "transpose buffers", "B")
+    l2: int = key("L2: live tensors (lifetime-aware) and DRAM staging", "B")
+    dram: int = key("DRAM: live tensors that did not fit L2", "B")
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """The training tensors: their sizes by kind, where they were placed, the peaks."""
+
+    total_bytes: int = key("sum of every tensor's size (no sharing)", "B")
+    by_kind: dict[str, int] = key(
+        "bytes per kind: `activation` (kept for backward), `act_grad`, `weight`, "
+        "`weight_grad`, `optimizer_state`, `im2col`, `transpose`, `replay`, `chi` "
+        "(mixed-precision buffer), `label`", "B")
+    peak_bytes: PeakBytes = key("most bytes live at once per level")
+    by_level: dict[str, dict[str, int]] = key(
+        "bytes per kind placed in each of `l1` (per-tile buffers), `l2` and `dram`", "B")
+    staging_bytes: int = key("L2 reserved to stage DRAM operands (0: everything in L2)",
+                             "B")
+
+
+@dataclass(frozen=True)
+class MaxMean:
+    """A figure for the busiest and the mean device."""
+
+    max: float | None = key("the busiest device's (null: never written)")
+    mean: float | None = key("the mean over devices (null: never written)")
+
+
+@dataclass(frozen=True)
+class TrainingAimc:
+    """Writes to the crossbars and their wear (see [training.md](training.md))."""
+
+    mode: str = key("the crossbar training mode")
+    device: str = key("device technology (`aimc.write.device.technology`)")
+    estimate: str = key("how the pulse counts were obtained")
+    reprogram_every: int | None = key("forward-only: steps between reprogrammings")
+    pulses_per_cell: MaxMean = key("pulses per cell per step", "pulses")
+    pulses_per_device_per_step: MaxMean = key("pulses per device per step, a PCM pair's "
+                                              "refreshes included", "pulses")
+    refreshes_per_step: float = key("whole-array refreshes of a PCM pair per step")
+    endurance_cycles: float = key("pulses a device survives", "pulses")
+    steps_to_wear_out: MaxMean = key("steps until the device reaches its endurance",
+                                     "steps")
+    layers: dict[str, Any] = key("per crossbar layer: blocks, pulses per step, most "
+                                 "pulses of one device per step")
+    write_cycles: float = key("cycles of the step's write layers", "cycles")
+    write_energy_pj: float = key("energy of the step's write layers", "pJ")
+
+
+@dataclass(frozen=True)
+class Training:
+    """One training step (``desim train``, see [training.md](training.md))."""
+
+    SECTION: ClassVar[str] = "Training: `training`"
+
+    options: TrainingOptions = key("the options the step was built with")
+    trained_layers: list[str] = key("the weighted layers the step updates")
+    cycles: float = key("the step's cycles (its phases added)", "cycles")
+    latency_s: float = key("`cycles` at the main clock", "s")
+    macs: TrainingMacs = key("MACs executed and algorithmic")
+    energy_pj: float = key("energy of the step (its phases added)", "pJ")
+    phases: dict[str, Phase] = key("per phase, in order: `forward`, `loss`, "
+                                   "`backward_weight`, `backward_input`, `update`, "
+                                   "`aimc_write`")
+    footprint: Footprint = key("the step's tensors by kind and level")
+    kernels: dict[str, str] = key("the matrix-multiply kernel of each matmul primitive")
+    aimc: TrainingAimc = key("the crossbars' writes and wear", when="`--aimc-training`")
+    functional: dict[str, Any] = key(
+        "real float training: `steps`, `losses` (per step), `loss_first`, `loss_last`, "
+        "`test_loss_before`, `test_loss`, `accuracy_before`, `accuracy`, `metric` and "
+        "`metric_value` (held-out), with crossbars `digital` (the same run trained "
+        "digitally), `gap`, `loss_gap`, `accuracy_gap`, `pulses` per layer, "
+        "`steps_to_wear_out`", when="`--functional`")
+
+
+@dataclass(frozen=True)
 class SimStats:
     """What the simulation cost (not deterministic: wall time varies run to run)."""
 
@@ -287,6 +406,7 @@ class Summary:
     aimc: Aimc = key("the AIMC engine's entry", when="platforms with crossbars")
     functional: Functional = key("what a functional run computed",
                                  when="functional runs (`--functional`, `--input`)")
+    training: Training = key("the training step", when="`desim train`")
     sim: SimStats = key("simulator statistics")
 
 

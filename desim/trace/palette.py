@@ -3,7 +3,8 @@
 A category keeps its colour in every figure (the run's timeline, a windowed or filtered
 plot, the energy and roofline plots, the platform diagram), so a reader learns it once.
 Families share a hue: digital compute kinds are greens and teals, the AIMC blue, crossbar
-programming purple, partial-sum accumulation orange, data movement pinks and reds, memory
+programming purple, training phases green (forward), blues (gradients) and yellow
+(update), partial-sum accumulation orange, data movement pinks and reds, memory
 levels browns, synchronisation and idle greys. Any other key gets a colour picked from
 :data:`EXTRA` by a CRC of its name: the same in every run and on every machine.
 
@@ -38,6 +39,14 @@ CATEGORY: dict[str, str] = {
     "interconnect": "#f7b6d2",
     "mem": "#c49c94",
     "dram": "#d62728",
+    # training phases on the cores (desim train): forward green as inference compute,
+    # the two gradients blues, the optimizer yellow, device writes purple as programming
+    "forward": "#2ca02c",
+    "loss": "#bcbd22",
+    "backward_weight": "#08519c",
+    "backward_input": "#6baed6",
+    "update": "#e7ba52",
+    "aimc_write": "#756bb1",
     # memory levels (energy plot)
     "l1": "#c49c94",
     "l2": "#8c564b",

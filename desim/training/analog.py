@@ -20,6 +20,7 @@ the mean device (a PCM pair's refreshes included).
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -36,6 +37,11 @@ from desim.training.step import TrainingStep
 
 #: a layer without data movement: one tile, nothing loaded or stored
 _NO_DATA = (Tile(0, 0, 1, 0, 1, 0, (), (), 0, 0, 0),)
+
+
+def finite(x: float) -> float | None:
+    """``x``, or None for a device never written (JSON has no infinity)."""
+    return None if x == math.inf else x
 
 
 def block_cost(mode: str, rows: int, cols: int, aimc: Any, clock_hz: float,
@@ -110,7 +116,7 @@ def layers(step: TrainingStep, soc: Any, inference: Schedule
                                        "mean": round(worn.mean_pulses_per_step, 6)},
         "refreshes_per_step": round(worn.refreshes_per_step, 9),
         "endurance_cycles": device.endurance_cycles,
-        "steps_to_wear_out": {"max": worn.steps_max, "mean": worn.steps_mean},
+        "steps_to_wear_out": {"max": finite(worn.steps_max), "mean": finite(worn.steps_mean)},
         "layers": {k: {**v, "pulses_per_step": round(v["pulses_per_step"], 3),
                        "max_pulses_per_device": round(v["max_pulses_per_device"], 6)}
                    for k, v in per_layer.items()},

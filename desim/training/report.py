@@ -41,7 +41,8 @@ def format_training(doc: dict[str, Any]) -> str:
                   f"{aimc['write_energy_pj'] / 1e6:.3f} uJ per step; pulses per cell per step "
                   f"max {aimc['pulses_per_cell']['max']:.3g}, mean "
                   f"{aimc['pulses_per_cell']['mean']:.3g}; wear-out after "
-                  f"{aimc['steps_to_wear_out']['max']:.3g} steps (busiest device)"]
+                  f"{aimc['steps_to_wear_out']['max'] or float('inf'):.3g} steps (busiest "
+                  "device)"]
     fn = t.get("functional")
     if fn:
         line = (f"functional {fn['steps']} steps on {fn['task']}: training loss "

@@ -148,12 +148,14 @@ def functional_block(graph: Graph, options: TrainOptions, steps: int, data: Any,
         doc["gap"] = fn.accuracy_gap if fn.accuracy_gap is not None else fn.loss_gap
         if fn.pulses and device is not None:
             from desim.hw.analog_write import AnalogWriteSpec, wear
+            from desim.training.analog import finite
 
             most = max(p.max_per_step for p in fn.pulses)
             cells = sum(p.cells for p in fn.pulses)
             mean = sum(p.mean_per_step * p.cells for p in fn.pulses) / max(cells, 1)
             worn = wear(most, min(mean, most), AnalogWriteSpec(device=device))
-            doc["steps_to_wear_out"] = {"max": worn.steps_max, "mean": worn.steps_mean}
+            doc["steps_to_wear_out"] = {"max": finite(worn.steps_max),
+                                        "mean": finite(worn.steps_mean)}
     return doc
 
 

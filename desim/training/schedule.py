@@ -279,14 +279,16 @@ class Planner:
     # -- direct kernels and elementwise passes -----------------------------------------
 
     def direct(self, index: int, prim: Primitive) -> Layer:
-        """Cut by the channel axis (n): each channel's inputs, taps and outputs."""
+        """Cut by the channel axis (n): each channel's inputs, taps and outputs; a channel
+        too large for two L1 buffers is cut into as many parts (of its outputs) as needed."""
         e, N = self.e, prim.n
         src = [(r, self.tensor_bytes(r, 0)) for r in prim.reads if r]
         dst = [(w, self.tensor_bytes(w, 0)) for w in prim.writes]
         per = sum(b for _, b in src + dst) / N
-        return self.chunked(index, prim, N, per, src, dst,
-                            FpJob("direct", N, prim.k, prim.m, simd=self.simd, elem_bytes=e,
-                                  category=prim.phase))
+        parts = min(prim.m, max(1, math.ceil(2 * per / self.l1)))
+        return self.chunked(index, prim, N * parts, per / parts, src, dst,
+                            FpJob("direct", N * parts, prim.k, -(-prim.m // parts),
+                                  simd=self.simd, elem_bytes=e, category=prim.phase))
 
     def elementwise(self, index: int, prim: Primitive) -> Layer:
         e, N = self.e, prim.n

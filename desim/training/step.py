@@ -170,7 +170,7 @@ class _Builder:
     def scratch(self, kind: str, elements: int) -> None:
         """Grow the shared ``kind`` buffer (im2col or transpose) to ``elements``."""
         cur = self.step.tensors.get(kind)
-        if cur is None or cur.nbytes < elements * self.e:
+        if elements and (cur is None or cur.nbytes < elements * self.e):
             self.step.tensors[kind] = StepTensor(kind, elements * self.e, kind)
 
     def add(self, **kw: object) -> None:
@@ -289,11 +289,11 @@ class _Builder:
                      writes=(dy,), **common)
         ho, wo, co = _hw(op.output)
         hi, wi, ci = _hw(x)
+        analog_sgd = op.name in self.analog and self.o.aimc_training == "analog-sgd"
         dw = None
-        if trained:
+        if trained and not analog_sgd:  # analog SGD applies its outer product in the array
             dw = self.tensor(f"d:{op.weights.name}", op.params, "weight_grad")  # type: ignore[union-attr]
         wname = op.weights.name if op.weights is not None else ""
-        analog_sgd = op.name in self.analog and self.o.aimc_training == "analog-sgd"
         if analog_sgd and trained:
             self.add(name=f"{op.name}.pulse_update", phase="aimc_write", job="aimc_write",
                      engine="aimc_write", reads=(self.act(x), dy), **common)

@@ -9,6 +9,7 @@ import pytest
 
 from desim.cli import main
 from desim.errors import SpecError
+from desim.schema import validate
 from desim.training import TrainOptions, train
 from desim.training.step import PHASES
 
@@ -80,6 +81,7 @@ def test_peak_memory_shares_buffers_whose_lifetimes_do_not_overlap(dscnn):
 @pytest.mark.parametrize("mode", ["forward-only", "mixed-precision", "analog-sgd"])
 def test_crossbar_modes_report_writes_and_wear(mode):
     result = train("imc_cluster", "dscnn", TrainOptions(aimc_training=mode))
+    validate(json.loads(json.dumps(result.summary)))
     t = result.summary["training"]
     a = t["aimc"]
     assert a["write_cycles"] == pytest.approx(t["phases"]["aimc_write"]["cycles"])
@@ -126,6 +128,7 @@ def test_desim_train_writes_the_training_block(tmp_path, capsys):
     assert main(["train", "pulp_cluster", "-w", "autoencoder", "--dtype", "fp16",
                  "--optimizer", "adam", "-o", str(out)]) == 0
     doc = json.loads((out / "summary.json").read_text())
+    validate(doc)  # the schema of docs/summary.md
     t = doc["training"]
     assert t["options"]["optimizer"] == "adam" and t["options"]["dtype"] == "fp16"
     assert (out / "trace.json.gz").is_file() and (out / "timeline.png").is_file()
