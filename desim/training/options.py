@@ -68,6 +68,12 @@ class TrainOptions:
                             ("--weight-decay", self.weight_decay)):
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 raise SpecError(f"{name} must be a finite number >= 0, got {value!r}")
+        if self.aimc_training == "analog-sgd" and (self.optimizer != "sgd"
+                                                   or self.weight_decay):
+            raise SpecError(f"--aimc-training analog-sgd applies plain SGD in the array (its "
+                            f"pulses are the update), got --optimizer {self.optimizer} with "
+                            f"--weight-decay {self.weight_decay}; use --optimizer sgd with "
+                            "--weight-decay 0, or mixed-precision, which takes any optimizer")
         if self.momentum >= 1:
             raise SpecError(f"--momentum must be below 1, got {self.momentum}")
 

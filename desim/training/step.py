@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from desim.errors import SpecError
 from desim.training.options import TrainOptions
 from desim.workload.graph import Graph
 from desim.workload.op import WEIGHTED, Activation, Op, OpKind
@@ -37,8 +36,9 @@ PHASES = ("forward", "loss", "backward_weight", "backward_input", "update", "aim
 
 #: ops whose backward is a pass of gradients to their input(s), no arithmetic of its own
 _PASS_THROUGH = frozenset({OpKind.RESHAPE})
-#: ops that cannot pass a gradient: integer rounding has none
-_NO_BACKWARD = frozenset({OpKind.QUANTIZE, OpKind.DEQUANTIZE})
+#: ops whose gradient passes straight through a conversion pass (the straight-through
+#: estimator of quantisation-aware training: rounding is taken as the identity)
+_STRAIGHT_THROUGH = frozenset({OpKind.QUANTIZE, OpKind.DEQUANTIZE})
 
 
 @dataclass(frozen=True)
@@ -276,10 +276,6 @@ class _Builder:
             return  # fused into the loss gradient (p - y)
         needs_input = i > self.first
         trained = op.name in self.step.trained
-        if op.kind in _NO_BACKWARD and needs_input:
-            raise SpecError(f"op {op.name} ({op.kind.value}) has no backward (rounding to "
-                            "integers has no gradient); train only layers after it "
-                            "(--trainable last:N or layer names)")
         dy = self.grad(op.output)
         x = op.input
         common = {"layer": op.name, "sample": sample}
@@ -390,6 +386,9 @@ class _Builder:
         elif op.kind is OpKind.SOFTMAX:
             self.add(name=name, phase=phase, job="loss", n=op.output.size, reads=(dy,),
                      writes=(self.grad(op.input),), **common)
+        elif op.kind in _STRAIGHT_THROUGH:
+            self.add(name=name, phase=phase, job="convert", n=op.input.size, reads=(dy,),
+                     writes=(self.grad(op.input),), **common)
         else:  # pad, concat: slice the gradient back
             for t in op.inputs:
                 if not t.const:
@@ -406,6 +405,9 @@ class _Builder:
             return  # each sample's update happened in the array (pulse_update)
         if mode == "mixed-precision":
             self.tensor(f"chi:{w}", op.params, "chi")
+            if o.optimizer != "sgd":  # its update is computed digitally, then fed to chi
+                self.add(name=f"{op.name}.{o.optimizer}", layer=op.name, phase="update",
+                         job=o.optimizer, n=op.params, reads=(f"d:{w}",), writes=(f"d:{w}",))
             self.add(name=f"{op.name}.chi", layer=op.name, phase="update", job="accumulate",
                      n=op.params, reads=(f"d:{w}",), writes=(f"chi:{w}",))
             self.add(name=f"{op.name}.transfer", layer=op.name, phase="aimc_write",
