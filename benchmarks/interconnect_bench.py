@@ -3,7 +3,8 @@
 Pattern: 8 cores each move 100 tiles of 4 KiB, back to back, over one shared link of
 8 B/cycle (2 cycles latency) at 1 GHz. Compared, all in this one run (best of 3):
 
-- desim ``Interconnect.transfer`` (round robin in 256 B chunks), trace off and on;
+- desim ``Interconnect.transfer`` (round robin in 256 B chunks), trace off and on, and
+  the chunk-by-chunk model its one-event bookings stand for (``chunk_by_chunk``);
 - bare SimPy, one ``Resource`` request per 64 B burst (the burst-level model);
 - bare SimPy, one ``Resource`` request per 256 B chunk (desim's granularity);
 - bare SimPy, one next-free-time reservation per tile (no sharing: first come, first
@@ -22,7 +23,7 @@ import time
 import networkx as nx
 import simpy
 
-from desim.hw.interconnect import Interconnect, LinkSpec, add_link
+from desim.hw.interconnect import Interconnect, LinkSpec, add_link, chunk_by_chunk
 from desim.kernel import Clock, Component, Sim
 from desim.trace import Recorder
 
@@ -30,6 +31,11 @@ CORES, TILES, TILE = 8, 100, 4096
 BW, LAT = 8, 2  # B/cycle, cycles
 CLK = Clock("main", 1_000_000_000)
 CYCLE = CLK.ps(1)
+
+
+def desim_chunked() -> tuple[float, int, int]:
+    with chunk_by_chunk():
+        return desim_run(False)
 
 
 def desim_run(trace: bool) -> tuple[float, int, int]:
@@ -100,6 +106,7 @@ def main() -> None:
     rows = [
         ("desim, trace off", best(desim_run, False)),
         ("desim, trace on", best(desim_run, True)),
+        ("desim, chunk by chunk", best(desim_chunked)),
         ("SimPy Resource, 64 B bursts", best(bare_resource, 64)),
         ("SimPy Resource, 256 B chunks", best(bare_resource, 256)),
         ("SimPy reservation per tile", best(bare_reservation)),

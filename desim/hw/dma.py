@@ -368,7 +368,7 @@ class Dma(Component):
                 yield from self._stream(ch, job, route, n)
             else:
                 ch.job, ch.left = job, job.bursts
-                ch.bursts = self._bursts(job.desc)
+                ch.bursts = iter(self._bursts(job.desc))
                 ch.finished = finished = env.event()
                 for _ in range(min(job.bursts, len(ch.idle))):
                     ch.idle.popleft().succeed()
@@ -429,11 +429,11 @@ class Dma(Component):
         job.src.target.account(nbytes, False)
         job.dst.target.account(nbytes, True)
 
-    def _bursts(self, desc: Descriptor) -> Iterator[tuple[int, int, int]]:
+    def _bursts(self, desc: Descriptor) -> list[tuple[int, int, int]]:
+        """(source, destination, bytes) of every burst of ``desc``, in order."""
         burst = self._burst
-        for s, d, n in runs(desc):
-            for off in range(0, n, burst):
-                yield s + off, d + off, min(burst, n - off)
+        return [(s + off, d + off, min(burst, n - off))
+                for s, d, n in runs(desc) for off in range(0, n, burst)]
 
     def _slot(self, ch: _Channel) -> Generator[simpy.Event, Any, None]:
         """One outstanding-burst slot: read, cross, write, one burst at a time."""

@@ -24,7 +24,8 @@ least n / bandwidth cycles.
 
 Events grow with contended chunks, never with cycles: a transfer alone on its links
 reserves all its chunks at once (one event) and is cut back to its chunk in progress when
-a competitor arrives, which gives exactly the chunk-by-chunk timeline. A transfer
+a competitor arrives (or, on a fixed-priority link, a higher-priority one, even waiting
+elsewhere), which gives the chunk-by-chunk timeline that ``chunk_by_chunk()`` runs. A transfer
 advances in callbacks of its own events; its caller resumes once, when the last byte
 arrives. The path latency is a pure delay added once after the last chunk (it occupies
 no link).
@@ -34,8 +35,9 @@ Memory ports (:mod:`desim.hw.memory`) are links too and reuse :func:`stream`.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +49,23 @@ from desim.kernel import Clock, Component
 from desim.spec import Spec, param
 
 ARBITRATIONS = ("round_robin", "fixed_priority")
+
+#: whether a transfer alone on its links books all its chunks at once (see
+#: :func:`chunk_by_chunk`)
+_BULK = True
+
+
+@contextlib.contextmanager
+def chunk_by_chunk() -> Iterator[None]:
+    """While the block runs, every transfer books one chunk at a time, alone or not: the
+    event-level model that the one-event bookings of lone transfers reproduce (tests and
+    benchmarks run both on the same traffic)."""
+    global _BULK
+    was, _BULK = _BULK, False
+    try:
+        yield
+    finally:
+        _BULK = was
 
 
 @dataclass(frozen=True)
@@ -113,7 +132,7 @@ class Link:
 
     __slots__ = ("name", "owner", "lane", "cat", "clock", "ps_per_byte", "latency_ps",
                  "chunk_bytes", "fixed", "stretch", "account", "free_at", "active", "bulk",
-                 "bytes", "busy_ps", "zero_at", "rate", "counter_path", "bandwidth")
+                 "bytes", "busy_ps", "zero_at", "rate", "counter_path", "bandwidth", "_durs")
 
     def __init__(self, name: str, owner: str, lane: str, cat: str, clock: Clock,
                  bandwidth: float, latency_cycles: int, chunk_bytes: int,
@@ -139,13 +158,17 @@ class Link:
         self.zero_at: int | None = None
         self.rate = 0.0
         self.counter_path = f"{owner}.{lane}"
+        self._durs: dict[int, int] = {}  # dur(n) of one master, by n (a few sizes recur)
 
     def dur(self, nbytes: int, competing: int = 1) -> int:
         """Picoseconds to carry ``nbytes`` while ``competing`` masters share the link."""
-        d = nbytes * self.ps_per_byte
         if competing > 1 and self.stretch is not None:
-            d *= self.stretch(competing)
-        return math.ceil(d - 1e-6)  # tolerate float noise on exact products
+            d = nbytes * self.ps_per_byte * self.stretch(competing)
+            return math.ceil(d - 1e-6)  # tolerate float noise on exact products
+        ps = self._durs.get(nbytes)
+        if ps is None:
+            ps = self._durs[nbytes] = math.ceil(nbytes * self.ps_per_byte - 1e-6)
+        return ps
 
     def __repr__(self) -> str:
         return f"<Link {self.owner}:{self.name}>"
@@ -220,6 +243,7 @@ def _advance(xf: _Transfer) -> None:
     unblocks it will call this again."""
     if _blocked(xf):
         xf.blocked = True
+        _hold_back_lower(xf)
         return
     env = xf.env
     now: int = env._now  # type: ignore[attr-defined,assignment]
@@ -236,6 +260,16 @@ def _advance(xf: _Transfer) -> None:
         return
     xf.timer = timer = env.timeout(end - now)
     timer.callbacks.append(xf.step)
+
+
+def _hold_back_lower(xf: _Transfer) -> None:
+    """A waiting transfer still keeps lower-priority masters off a fixed-priority link from
+    their next chunk on: cut back such a lone booking to its chunk in progress."""
+    rank = xf.rank
+    for link in xf.route.links:
+        holder = link.bulk
+        if link.fixed and holder is not None and holder.rank < rank:
+            _truncate(holder, xf.env._now, xf.tracer)  # type: ignore[attr-defined,arg-type]
 
 
 def _succeed_at(ev: simpy.Event, delay: int) -> None:
@@ -283,7 +317,7 @@ def _reserve(xf: _Transfer, now: int, tracer: Any) -> int:
             start = link.free_at
     c = route.chunk_bytes
     n = xf.remaining
-    if n > c and _alone(xf):
+    if n > c and _BULK and _alone(xf):
         chunks = -(-n // c)
         per_chunk = max(link.dur(c) for link in links)
         base = start + (chunks - 1) * per_chunk
@@ -313,7 +347,11 @@ def _reserve(xf: _Transfer, now: int, tracer: Any) -> int:
 
 
 def _competing(link: Link) -> int:
-    return sum(1 for other in link.active if not other.blocked)
+    k = 0
+    for other in link.active:
+        if not other.blocked:
+            k += 1
+    return k
 
 
 def _truncate(holder: _Transfer, now: int, tracer: Any) -> None:
@@ -362,11 +400,10 @@ def _account(link: Link, xf: _Transfer, start: int, end: int, n: int, busy: int,
     if link.account is not None:
         link.account.busy_ps += busy
     if tracer is not None:
-        args = dict(xf.args) if xf.args else {}
-        args["bytes"] = n
-        tracer.interval(link.owner, link.lane, xf.name, link.cat, start, end, args)
-        if link.zero_at is not None and start > link.zero_at:
-            tracer.counter(link.counter_path, "bandwidth", link.zero_at, 0.0)
+        tracer.moved(link.owner, link.lane, xf.name, link.cat, start, end, xf.args, n)
+        zero_at = link.zero_at
+        if zero_at is not None and start > zero_at:
+            tracer.counter(link.counter_path, "bandwidth", zero_at, 0.0)
             link.rate = 0.0
         rate = n / link.clock.cycles(end - start)
         if rate != link.rate:  # back-to-back chunks at one rate need no new sample
@@ -388,10 +425,13 @@ def _leave(xf: _Transfer, tracer: Any) -> None:
             link.zero_at = None
             link.rate = 0.0
     for link in links:
+        masters = set()
         for other in link.active:
-            if other.blocked:
+            master = other.master
+            if other.blocked and master not in masters:  # else: behind its master's older
                 other.blocked = False
                 _advance(other)
+            masters.add(master)
 
 
 def instant() -> Generator[simpy.Event, Any, None]:
