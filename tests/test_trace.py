@@ -53,6 +53,36 @@ def test_written_file_is_byte_identical_across_writes(rec, tmp_path):
     assert a == b
 
 
+def test_written_file_is_the_event_list_encoded(tmp_path):
+    """The writer encodes record by record what to_events lists: the file is exactly
+    json.dumps of that document, for slices with and without args, transfer bookings
+    (args shared, bytes added), counters of ints and floats, instants and flows, times
+    below 100 ps (printed in exponent form) and several records at one time."""
+    r = Recorder(meta={"clock_hz": 1e9, "platform": "x"})
+    shared = {"src": "l2", "dst": "l1", "master": "soc.dma.ch0"}
+    r.moved("soc.ic", "l2->l1", "in t0", "transfer", 0, 42, shared, 8)
+    r.moved("soc.ic", "l2->l1", "in t0", "transfer", 42, 2_702_745, shared, 256)
+    r.moved("soc.l1", "port", "write", "mem", 7, 1_000_000, None, 64)
+    r.interval("soc.cluster", "jobs", "t\u00e9 \"0\"", "compute", 5, 123_456_789_012, {"macs": 3})
+    r.interval("soc.cluster.core0", "", "t0", "compute", 1_500_000, 3_000_001, None)
+    r.counter("soc.ic.l2->l1", "bandwidth", 0, 2.5)
+    r.counter("soc.ic.l2->l1", "bandwidth", 42, 0.0)
+    r.counter("soc.l1", "occupancy", 42, 4096)
+    r.instant("soc.dma", "ch0", "irq", 42, {"k": [1, 2]})
+    r.flow(r.new_flow_id(), "t0", ("soc.ic", "l2->l1"), 41, ("soc.cluster", "jobs"), 99)
+    path = chrome.write(r, tmp_path / "t.json")
+    expected = json.dumps({"traceEvents": chrome.to_events(r), "displayTimeUnit": "ns",
+                           "otherData": {"generator": "desim", **r.meta}},
+                          separators=(",", ":"))
+    assert path.read_text() == expected
+    booked = [iv for iv in r.intervals if iv.path == "soc.ic"]
+    assert [iv.args for iv in booked] == [{**shared, "bytes": 8}, {**shared, "bytes": 256}]
+    assert shared == {"src": "l2", "dst": "l1", "master": "soc.dma.ch0"}
+    back = chrome.load(path)
+    assert sorted(back.intervals) == sorted(r.intervals)
+    assert back.counters == r.counters
+
+
 def test_load_errors_are_one_line(tmp_path):
     with pytest.raises(DesimError, match="does not exist"):
         chrome.load(tmp_path / "missing.json")

@@ -51,36 +51,69 @@ class CounterSample(NamedTuple):
 
 @dataclass
 class Recorder:
-    """Collects a run's trace records in memory, in the order they happen."""
+    """Collects a run's trace records in memory, in the order they happen.
+
+    Records are kept as plain tuples while the run goes on (the hot path appends one
+    tuple) and are named on first read (:attr:`intervals`, :attr:`counters`)."""
 
     _raw: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
     instants: list[Instant] = field(default_factory=list)
     flows: list[Flow] = field(default_factory=list)
-    counters: list[CounterSample] = field(default_factory=list)
     #: run metadata carried into exported files (platform, workload, clock, ...)
     meta: dict[str, Any] = field(default_factory=dict)
     _next_flow: int = 0
     _done: list[Interval] = field(default_factory=list, repr=False)
+    _raw_counters: list[tuple[str, str, int, float]] = field(default_factory=list, repr=False)
+    _counters: list[CounterSample] = field(default_factory=list, repr=False)
 
     def interval(self, path: str, lane: str, name: str, cat: str, start: int, end: int,
                  args: dict[str, Any] | None = None) -> None:
-        # plain tuples on the hot path; named on first read (see `intervals`)
         self._raw.append((path, lane, name, cat, start, end, args))
+
+    def moved(self, path: str, lane: str, name: str, cat: str, start: int, end: int,
+              args: dict[str, Any] | None, nbytes: int) -> None:
+        """An interval that moved ``nbytes``: its args are ``args`` plus ``bytes``. ``args``
+        is shared by the records of one transfer, and merged only when read."""
+        self._raw.append((path, lane, name, cat, start, end, args, nbytes))
 
     @property
     def intervals(self) -> list[Interval]:
         """Every busy interval recorded so far, in the order they ended."""
         if self._raw:
-            self._done.extend(Interval._make(t) for t in self._raw)
+            self._done.extend(Interval._make(t) if len(t) == 7 else _merged(t)
+                              for t in self._raw)
             self._raw.clear()
         return self._done
+
+    def raw_intervals(self) -> list[tuple[Any, ...]]:
+        """The intervals as recorded, without naming them: 7-tuples as :class:`Interval`
+        holds them, and 8-tuples of :meth:`moved` (args without ``bytes``, then bytes).
+        For writers that serialise millions of records once."""
+        return [*self._done, *self._raw]
+
+    @property
+    def counters(self) -> list[CounterSample]:
+        """Every counter sample recorded so far, in the order they were taken."""
+        if self._raw_counters:
+            self._counters.extend(CounterSample._make(t) for t in self._raw_counters)
+            self._raw_counters.clear()
+        return self._counters
+
+    @counters.setter
+    def counters(self, samples: list[CounterSample]) -> None:
+        self._raw_counters.clear()
+        self._counters = list(samples)
+
+    def raw_counters(self) -> list[tuple[str, str, int, float]]:
+        """The counter samples as (path, name, t, value) tuples, without naming them."""
+        return [*self._counters, *self._raw_counters]
 
     def instant(self, path: str, lane: str, name: str, t: int,
                 args: dict[str, Any] | None = None) -> None:
         self.instants.append(Instant(path, lane, name, t, args))
 
     def counter(self, path: str, name: str, t: int, value: float) -> None:
-        self.counters.append(CounterSample(path, name, t, value))
+        self._raw_counters.append((path, name, t, value))
 
     def new_flow_id(self) -> int:
         self._next_flow += 1
@@ -100,6 +133,13 @@ class Recorder:
         ends = [iv.end for iv in self.intervals] + [c.t for c in self.counters]
         ends += [i.t for i in self.instants]
         return max(ends, default=0)
+
+
+def _merged(t: tuple[Any, ...]) -> Interval:
+    """The :class:`Interval` of a :meth:`Recorder.moved` record."""
+    path, lane, name, cat, start, end, args, nbytes = t
+    return Interval(path, lane, name, cat, start, end,
+                    {**args, "bytes": nbytes} if args else {"bytes": nbytes})
 
 
 def natural_key(text: str) -> tuple[Any, ...]:

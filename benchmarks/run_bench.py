@@ -1,0 +1,164 @@
+"""Whole-run simulator speed, and what a run's cost grows with.
+
+Three parts, every figure measured in this one run (CPU seconds of this process, best of
+``--repeat``), so the ratios do not depend on what else the machine is doing:
+
+1. MobileNetV2 on pulp_cluster and imc_cluster: the run untraced (summary written), the
+   run traced, writing its trace.json.gz, and drawing its timeline.png; the ratio of the
+   traced run with its trace file (and with the timeline too) to the untraced one.
+2. The MLPerf Tiny networks on both clusters, untraced.
+3. Doubling: a DMA channel copies N descriptors of B bytes from L2 to L1, with G idle
+   cycles between them (alone on its links; then with a second channel copying the other
+   way, sharing both memory ports). Each of N, B and G is doubled in turn and the ratio of
+   run cost to the base case is printed: alone, the cost follows N only; shared ports are
+   arbitrated chunk by chunk, so there it grows with the bytes that overlap.
+
+    python benchmarks/run_bench.py [--repeat 2] [--skip-mobilenet] [--skip-tiny]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import networkx as nx
+
+from desim.driver import simulate
+from desim.hw.dma import Copy1D, Dma, DmaSpec, Region
+from desim.hw.interconnect import Interconnect, add_link
+from desim.hw.memory import Sram, SramSpec
+from desim.kernel import Clock, Component, Sim
+from desim.trace import timeline
+
+CLUSTERS = ("pulp_cluster", "imc_cluster")
+TINY = ("autoencoder", "dscnn", "mobilenetv1_vww", "resnet8")
+
+
+def cpu(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """CPU seconds of ``fn()`` and its value."""
+    t0 = time.process_time()
+    value = fn()
+    return time.process_time() - t0, value
+
+
+def best(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
+    runs = [cpu(fn) for _ in range(repeat)]
+    return min(runs, key=lambda r: r[0])
+
+
+# -- 1. MobileNetV2, trace off and on ----------------------------------------------------
+
+def traced_parts(platform: str, out: str) -> tuple[float, float, float, int]:
+    """CPU seconds of a traced MobileNetV2 run, of writing its trace, of its timeline;
+    and its trace records."""
+    t_run, res = cpu(lambda: simulate(platform, "mobilenetv2", trace=True))
+    t_write, _ = cpu(lambda: res.write(out, timeline=False))
+    rec = res.tracer
+    layers = [(x["name"], x["start_ps"], x["end_ps"]) for x in res.summary["layers"]]
+    t_plot, _ = cpu(lambda: timeline.plot(
+        rec, f"{out}/timeline.png", window=(0, max(res.sim.now, 1)), clock_hz=res.clock_hz,
+        layers=layers, components=list(res.summary["components"])))
+    return t_run, t_write, t_plot, len(rec.raw_intervals()) + len(rec.raw_counters())
+
+
+def mobilenet(repeat: int) -> None:
+    print("MobileNetV2 (CPU s)       untraced   traced run  +trace file  +timeline"
+          "   traced/untraced (file)  (file+timeline)   events  records")
+    with tempfile.TemporaryDirectory() as d:
+        for platform in CLUSTERS:
+            off, res = best(repeat, lambda p=platform: _untraced(p, d))
+            parts = min((traced_parts(platform, d) for _ in range(repeat)),
+                        key=lambda r: sum(r[:3]))
+            run, write, plot, records = parts
+            print(f"{platform:24} {off:10.2f} {run:12.2f} {write:12.2f} {plot:10.2f}"
+                  f" {(run + write) / off:21.2f}x {(run + write + plot) / off:15.2f}x"
+                  f" {res.summary['sim']['events']:9,} {records:8,}")
+
+
+def _untraced(platform: str, out: str) -> Any:
+    res = simulate(platform, "mobilenetv2")
+    res.write(out, timeline=False)
+    return res
+
+
+# -- 2. MLPerf Tiny ----------------------------------------------------------------------
+
+def tiny(repeat: int) -> None:
+    print("\nMLPerf Tiny, untraced (CPU s of the simulation; events)")
+    for platform in CLUSTERS:
+        cells = []
+        for wl in TINY:
+            t, res = best(repeat, lambda p=platform, w=wl: simulate(p, w))
+            cells.append(f"{wl} {t:.3f} s ({res.summary['sim']['events']:,})")
+        print(f"  {platform:14} " + "   ".join(cells))
+
+
+# -- 3. doubling -------------------------------------------------------------------------
+
+CLK = Clock("main", 370_000_000)
+
+
+def copies(n: int, nbytes: int, gap_cycles: int, shared: bool) -> tuple[int, int]:
+    """Simulated ps and events of N copies L2 -> L1 (and, shared, as many L1 -> L2 on a
+    second channel at the same time)."""
+    sim = Sim()
+    soc = Component(sim, "soc", CLK)
+    l1 = Sram(soc, "l1", SramSpec(capacity_bytes=1 << 22))
+    l2 = Sram(soc, "l2", SramSpec(capacity_bytes=1 << 22, base_addr=0x1C000000,
+                                  banks=4, word_bytes=8, port_bytes_per_cycle=32.0,
+                                  latency_cycles=4))
+    g = nx.DiGraph()
+    add_link(g, "l1", "l2")
+    ic = Interconnect(soc, "ic", g)
+    dma = Dma(soc, "dma", ic, [Region.of(l1, "l1"), Region.of(l2, "l2")],
+              DmaSpec(channels=2))
+    gap = CLK.ps(gap_cycles)
+
+    def channel(src: Sram, dst: Sram, ch: int):
+        for _ in range(n):
+            yield from dma.copy(Copy1D(src.base, dst.base, nbytes), ch)
+            yield sim.env.timeout(gap)
+
+    sim.process(channel(l2, l1, 0), "load")
+    if shared:
+        sim.process(channel(l1, l2, 1), "store")
+    stats = sim.run()
+    return sim.now, stats.events
+
+
+def doubling(repeat: int) -> None:
+    base = dict(n=400, nbytes=8192, gap_cycles=5000)
+    cases = [("base", base), ("2x transfers", {**base, "n": 800}),
+             ("2x bytes per transfer", {**base, "nbytes": 16384}),
+             ("2x idle time", {**base, "gap_cycles": 10000})]
+    print("\nDoubling: N DMA copies L2 -> L1 of B bytes with G idle cycles between them"
+          f" (base N={base['n']}, B={base['nbytes']}, G={base['gap_cycles']})")
+    for shared in (False, True):
+        label = "with a second channel copying L1 -> L2" if shared else "alone on the links"
+        print(f"  {label}")
+        ref = None
+        for name, kw in cases:
+            t, (sim_ps, events) = best(max(repeat, 3), lambda k=kw, s=shared: copies(**k, shared=s))
+            ref = ref or t
+            print(f"    {name:24} {t * 1e3:8.1f} ms CPU  {events:8,} events"
+                  f"  {sim_ps / 1e9:8.3f} ms simulated   cost ratio {t / ref:5.2f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--skip-mobilenet", action="store_true")
+    ap.add_argument("--skip-tiny", action="store_true")
+    args = ap.parse_args()
+    if not args.skip_mobilenet:
+        mobilenet(args.repeat)
+    if not args.skip_tiny:
+        tiny(args.repeat)
+    doubling(args.repeat)
+
+
+if __name__ == "__main__":
+    main()
