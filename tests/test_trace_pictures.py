@@ -134,6 +134,34 @@ def test_layers_group_into_a_bounded_legend_and_are_marked_on_the_time_axis():
     plt.close(fig)
 
 
+def test_bars_narrower_than_two_pixels_become_pixel_columns_of_their_busy_union():
+    """At 100 ps per pixel: a 300 ps bar is drawn exactly; overlapping and touching narrow
+    ones count once (0-50 ps: half of column 0), and 10 ps busy in column 1 shows as a
+    quarter (busy fractions round up to quarters)."""
+    spans = np.array([(0, 30), (10, 40), (40, 50), (150, 160), (300, 600), (700, 700)])
+    exact, columns = timeline.thin_bars(spans, 0, 1000, 100.0)
+    assert exact.tolist() == [[300, 300]]
+    assert columns.tolist() == [[0.0, 100.0, 0.5], [100.0, 100.0, 0.25]]
+
+
+def test_moved_records_are_laid_out_like_intervals():
+    """Bookings recorded with ``moved`` (shared args, a byte count) land on their lane and
+    take the layer their args name (b, though they lie in a's window), as named intervals
+    do."""
+    rec = Recorder()
+    layers = [("a", 0, 1000), ("b", 1000, 2000)]
+    rec.interval("soc.cluster.core0", "exec", "a", "conv2d", 0, 900, {"layer": "a"})
+    rec.interval("soc.cluster.core0", "exec", "b", "conv2d", 1000, 1900, {"layer": "b"})
+    shared = {"layer": "b", "master": "soc.dma.ch0"}
+    rec.moved("soc.ic", "l2->l1", "w", "transfer", 100, 400, shared, 256)
+    rec.moved("soc.ic", "l2->l1", "w", "transfer", 400, 700, shared, 256)
+    lay = timeline.layout(rec, by="layer", layers=layers)
+    link = labels(lay).index("ic/l2->l1")
+    legend = {p.layers[0]: p.legend for p in blocks(layers)}
+    assert lay.bars[(link, legend["b"])].tolist() == [[100, 400], [400, 700]]
+    assert timeline.layout(rec).bars[(link, "transfer")].tolist() == [[100, 400], [400, 700]]
+
+
 def test_figure_height_is_bounded_for_hundreds_of_lanes():
     import matplotlib.pyplot as plt
 

@@ -7,31 +7,44 @@ the destination target. Each channel is one master (``<dma>.ch<i>``): its traffi
 its order at every port and link, and channels share them by arbitration.
 
 The copy is a pipeline of bursts of b = min(max_burst_bytes, first row) bytes through
-three stages s = read, transfer, write, of latency a_s and burst time t_s. On idle
-resources a descriptor of N bytes in m bursts takes (cycles)
+three stages s = read, transfer, write, of latency a_s and burst time t_s; a burst's
+round trip is R = sum_s (a_s + t_s) and the slowest stage takes P = max_s t_s per burst.
+On idle resources a descriptor of N bytes in m bursts takes (cycles)
 
-    T = setup + sum_s (a_s + t_s) + (m - 1) * max_s t_s
-      = setup + sum_s a_s + (sum_s t_s - max_s t_s) + N / min_s bandwidth_s
+    T = setup + R + (m - 1) * P
+      = setup + sum_s a_s + (sum_s t_s - P) + N / min_s bandwidth_s
 
-while the in-flight window covers a burst's round trip,
-outstanding * max_s t_s >= sum_s (a_s + t_s); back to back, n descriptors take n * T.
+while the in-flight window covers a burst's round trip, W * P >= R (W = ``outstanding``);
+back to back, n descriptors take n * T. A smaller window lets W bursts leave the slowest
+stage P apart and each slot return one round trip later: burst j ends at
+(j // W) * R + (j % W) * P + R, so
 
-Two ways to run it, which agree on that formula:
+    T = setup + ((m - 1) // W) * R + ((m - 1) % W) * P + R        (W * P < R)
 
-- streamed (both targets expose their ``port`` link, as an Sram does, and the window is
-  not limiting): the descriptor is one cut-through transfer over the source port, the
-  interconnect path and the destination port (:func:`desim.hw.interconnect.stream`),
-  arbitrated chunk by chunk, with the pipeline fill sum_s t_s - max_s t_s added to the
-  path latency. A few events per descriptor.
+Three ways to run it, which agree on these formulas:
+
+- streamed (both targets expose their ``port`` link, as an Sram does, and the window
+  covers the round trip): the descriptor is one cut-through transfer over the source
+  port, the interconnect path and the destination port
+  (:func:`desim.hw.interconnect.stream`), arbitrated chunk by chunk, with the pipeline
+  fill R - P added to the path latency. A few events per descriptor.
+- paced (the same targets, a window that does not cover the round trip, and bursts all
+  of one size): one transfer of chunks of W bursts over the same links plus the
+  channel's window link, which a chunk of r bursts holds for (R - W * P) + r * P, so
+  that chunks start one round trip apart; the path latency is (W - 1) * P. A few events
+  per descriptor alone, one per W bursts while a link is shared.
 - burst by burst (any other target, e.g. the DRAM model, a copy within one memory, or a
-  limiting window): each burst calls source.access(read), interconnect.transfer and
-  destination.access(write) in turn, with up to ``outstanding`` bursts in flight (one
-  server loop per slot). A few events per burst.
+  limiting window over bursts of mixed sizes): each burst calls source.access(read),
+  interconnect.transfer and destination.access(write) in turn, with up to
+  ``outstanding`` bursts in flight (one server loop per slot). A few events per burst;
+  inside ``with burst_by_burst():`` every descriptor runs so, the event-level model the
+  other two stand for.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import contextlib
+from collections import Counter, deque
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,10 +53,27 @@ import simpy
 
 from desim.errors import SpecError
 from desim.hw.interconnect import Interconnect, Link, Route, stream
-from desim.kernel import Component
+from desim.kernel import Clock, Component
 from desim.spec import Spec, param
 
 _MCHAN = "gvsoc-pulp pulp/mchan/mchan_v7.py"
+
+#: whether descriptors between two memory ports run as one transfer (see
+#: :func:`burst_by_burst`)
+_STREAM = True
+
+
+@contextlib.contextmanager
+def burst_by_burst() -> Iterator[None]:
+    """While the block runs, every descriptor goes burst by burst: the event-level model
+    that the streamed and paced transfers reproduce (tests and benchmarks run both on the
+    same copies)."""
+    global _STREAM
+    was, _STREAM = _STREAM, False
+    try:
+        yield
+    finally:
+        _STREAM = was
 
 
 @dataclass(frozen=True)
@@ -176,6 +206,24 @@ class Copy3D:
 Descriptor = Copy1D | Copy2D | Copy3D
 
 
+def _burst_shape(desc: Descriptor, max_burst: int) -> tuple[int, int, bool]:
+    """(bursts, bytes of the first burst, whether every burst has that size) of ``desc``
+    when each of its runs is cut into bursts of at most ``max_burst`` bytes."""
+    if isinstance(desc, Copy1D):
+        lengths = {desc.nbytes: 1}
+    elif isinstance(desc, Copy2D) and desc.src_stride == desc.row_bytes == desc.dst_stride:
+        lengths = {desc.total_bytes: 1}  # every row continues the previous one
+    elif isinstance(desc, Copy2D):
+        lengths = {desc.row_bytes: desc.rows}
+    else:
+        lengths = Counter(n for _, _, n in runs(desc))
+    bursts = sum(-(-n // max_burst) * k for n, k in lengths.items())
+    if len(lengths) == 1:
+        (n,) = lengths
+        return bursts, min(n, max_burst), n <= max_burst or n % max_burst == 0
+    return bursts, min(next(runs(desc))[2], max_burst), False
+
+
 def runs(desc: Descriptor) -> Iterator[tuple[int, int, int]]:
     """Contiguous (src, dst, bytes) runs of ``desc``: rows that continue the previous row
     at both ends are merged."""
@@ -238,6 +286,9 @@ class _Job:
     src: Region
     dst: Region
     bursts: int
+    #: bytes of the first burst, and whether every burst has that size
+    burst: int
+    uniform: bool
     done: simpy.Event
     flow: int | None
 
@@ -257,6 +308,39 @@ class _Channel:
         self.bursts: Iterator[tuple[int, int, int]] | None = None
         self.left = 0
         self.finished: simpy.Event | None = None
+        #: paced routes through this channel's window, by (source, destination, burst)
+        self.paced: dict[tuple[str, str, int], Route] = {}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How descriptors between two memories with one burst size run: ``route`` when the
+    window covers the round trip (streamed), else the figures that pace them."""
+
+    route: Route | None
+    links: tuple[Link, ...]
+    round_trip_ps: int
+    slowest_ps: int
+
+
+class _Window(Link):
+    """A channel's outstanding-burst window as the last link of its paced route: a chunk
+    of r bursts holds it for ``gap_ps + r * slowest_ps``, so chunks of W bursts start one
+    round trip apart. It paces the channel and carries nothing, so it is not traced."""
+
+    __slots__ = ("burst", "slowest_ps", "gap_ps")
+
+    def __init__(self, owner: str, clock: Clock, burst: int, window: int, slowest_ps: int,
+                 round_trip_ps: int):
+        rate = window * burst * clock.period_ps / round_trip_ps  # B/cycle it sustains
+        super().__init__("window", owner, "window", "dma", clock, rate, 0, window * burst)
+        self.traced = False
+        self.burst, self.slowest_ps = burst, slowest_ps
+        self.gap_ps = round_trip_ps - window * slowest_ps
+
+    def dur(self, nbytes: int, competing: int = 1) -> int:
+        """Picoseconds a chunk of ``nbytes`` (whole bursts) holds the window."""
+        return self.gap_ps + -(-nbytes // self.burst) * self.slowest_ps
 
 
 class Dma(Component):
@@ -273,8 +357,8 @@ class Dma(Component):
         self._check_regions()
         self._setup_ps = self.clock.ps(spec.setup_cycles)
         self._burst = spec.max_burst_bytes
-        #: streamed routes (None: burst by burst) by (source, destination, burst bytes)
-        self._plans: dict[tuple[str, str, int], Route | None] = {}
+        #: how descriptors run (None: burst by burst) by (source, destination, burst bytes)
+        self._plans: dict[tuple[str, str, int], _Plan | None] = {}
         self.channels = [_Channel(i, f"{self.path}.ch{i}") for i in range(spec.channels)]
         for ch in self.channels:
             self.process(self._serve(ch), f"{ch.lane}.server", daemon=True)
@@ -326,10 +410,9 @@ class Dma(Component):
                             f"{len(self.channels)} (set dma.channels)")
         src_span, dst_span = desc.extent()
         src, dst = self.region(desc.src, src_span), self.region(desc.dst, dst_span)
-        burst = self._burst
-        bursts = sum(-(-n // burst) for _, _, n in runs(desc))
-        job = _Job(desc, name or "dma", src, dst, bursts, self.sim.event(f"{self.path} done"),
-                   flow)
+        bursts, first, uniform = _burst_shape(desc, self._burst)
+        job = _Job(desc, name or "dma", src, dst, bursts, first, uniform,
+                   self.sim.event(f"{self.path} done"), flow)
         ch = self.channels[channel]
         while len(ch.queue) >= self.spec.queue_depth:
             ev = self.sim.event(f"a free slot in {self.path} {ch.lane} queue")
@@ -363,7 +446,7 @@ class Dma(Component):
             if self._setup_ps:
                 yield env.timeout(self._setup_ps)
             n = job.desc.total_bytes
-            route = self._streamed(job)
+            route = self._route(ch, job) if _STREAM else None
             if route is not None:
                 yield from self._stream(ch, job, route, n)
             else:
@@ -390,31 +473,44 @@ class Dma(Component):
             job.done.succeed(DmaRecord(job.name, ch.index, n, src, dst, start, self.sim.now,
                                        (self.path, ch.lane), job.flow))
 
-    def _streamed(self, job: _Job) -> Route | None:
-        """The cut-through route of ``job`` (source port, interconnect path, destination
-        port), or None when it must go burst by burst."""
+    def _route(self, ch: _Channel, job: _Job) -> Route | None:
+        """The route ``job`` streams over (source port, interconnect path, destination
+        port, and the channel's window when it limits), or None: burst by burst."""
+        key = (job.src.name, job.dst.name, job.burst)
+        plan = self._plans[key] if key in self._plans else self._plan(job, key)
+        if plan is None or plan.route is not None or not job.uniform:
+            return None if plan is None else plan.route
+        route = ch.paced.get(key)
+        if route is None:
+            w, slowest = self.spec.outstanding, plan.slowest_ps
+            window = _Window(ch.master, self.clock, job.burst, w, slowest, plan.round_trip_ps)
+            route = ch.paced[key] = Route(job.src.node, job.dst.node, (*plan.links, window),
+                                          (w - 1) * slowest, window.chunk_bytes)
+        return route
+
+    def _plan(self, job: _Job, key: tuple[str, str, int]) -> _Plan | None:
+        """The :class:`_Plan` of ``job``'s memories and burst, None when a target has no
+        port of its own (burst by burst)."""
         sport = getattr(job.src.target, "port", None)
         dport = getattr(job.dst.target, "port", None)
-        if (not (isinstance(sport, Link) and isinstance(dport, Link)) or sport is dport
-                or not callable(getattr(job.src.target, "account", None))
-                or not callable(getattr(job.dst.target, "account", None))):
-            return None
-        burst = min(self._burst, next(runs(job.desc))[2])
-        key = (job.src.name, job.dst.name, burst)
-        if key in self._plans:
-            return self._plans[key]
-        path = self.ic.route(job.src.node, job.dst.node)
-        stages = (sport.dur(burst), max((link.dur(burst) for link in path.links), default=0),
-                  dport.dur(burst))
-        latency = sport.latency_ps + path.latency_ps + dport.latency_ps
-        route = None
-        if self.spec.outstanding * max(stages) >= latency + sum(stages):
+        plan = None
+        if (isinstance(sport, Link) and isinstance(dport, Link) and sport is not dport
+                and callable(getattr(job.src.target, "account", None))
+                and callable(getattr(job.dst.target, "account", None))):
+            burst = job.burst
+            path = self.ic.route(job.src.node, job.dst.node)
             links = (sport, *path.links, dport)
-            route = Route(job.src.node, job.dst.node, links,
-                          latency + sum(stages) - max(stages),
-                          min(link.chunk_bytes for link in links))
-        self._plans[key] = route
-        return route
+            stages = (sport.dur(burst), max((ln.dur(burst) for ln in path.links), default=0),
+                      dport.dur(burst))
+            slowest = max(stages)
+            trip = sport.latency_ps + path.latency_ps + dport.latency_ps + sum(stages)
+            route = None
+            if self.spec.outstanding * slowest >= trip:
+                route = Route(job.src.node, job.dst.node, links, trip - slowest,
+                              min(link.chunk_bytes for link in links))
+            plan = _Plan(route, links, trip, slowest)
+        self._plans[key] = plan
+        return plan
 
     def _stream(self, ch: _Channel, job: _Job, route: Route, nbytes: int
                 ) -> Generator[simpy.Event, Any, None]:

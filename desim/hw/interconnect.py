@@ -128,11 +128,14 @@ class Link:
     ``free_at`` is the end of the latest reservation; ``active`` lists the transfers using
     the link in arrival order; ``bulk`` is the transfer holding an uncontended multi-chunk
     reservation, if any. ``bytes`` and ``busy_ps`` count what was reserved so far.
+    ``traced`` False keeps the link's bookings out of the trace (a link that paces a
+    master rather than carrying bytes, such as a DMA channel's window).
     """
 
     __slots__ = ("name", "owner", "lane", "cat", "clock", "ps_per_byte", "latency_ps",
                  "chunk_bytes", "fixed", "stretch", "account", "free_at", "active", "bulk",
-                 "bytes", "busy_ps", "zero_at", "rate", "counter_path", "bandwidth", "_durs")
+                 "bytes", "busy_ps", "zero_at", "rate", "counter_path", "bandwidth", "traced",
+                 "_durs")
 
     def __init__(self, name: str, owner: str, lane: str, cat: str, clock: Clock,
                  bandwidth: float, latency_cycles: int, chunk_bytes: int,
@@ -158,6 +161,7 @@ class Link:
         self.zero_at: int | None = None
         self.rate = 0.0
         self.counter_path = f"{owner}.{lane}"
+        self.traced = True
         self._durs: dict[int, int] = {}  # dur(n) of one master, by n (a few sizes recur)
 
     def dur(self, nbytes: int, competing: int = 1) -> int:
@@ -399,7 +403,7 @@ def _account(link: Link, xf: _Transfer, start: int, end: int, n: int, busy: int,
     link.busy_ps += busy
     if link.account is not None:
         link.account.busy_ps += busy
-    if tracer is not None:
+    if tracer is not None and link.traced:
         tracer.moved(link.owner, link.lane, xf.name, link.cat, start, end, xf.args, n)
         zero_at = link.zero_at
         if zero_at is not None and start > zero_at:

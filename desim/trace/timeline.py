@@ -13,25 +13,30 @@ thinner (and labels sparser) rather than the page longer.
 The x axis unit follows the span shown (ns, us or ms); when the trace names its main
 clock, a second axis on top shows that clock's cycles. Bars at least two pixels wide are
 drawn exactly; narrower ones are summed per pixel column and drawn as one-pixel bars whose
-opacity is the column's busy fraction (in quarters), so a run of tens of thousands of
-intervals stays legible, truthful about how busy a row is, and quick to draw. matplotlib
-is imported here only, with the non-interactive Agg backend, so plotting works on machines
-without a display.
+opacity is the column's busy fraction (in quarters), so a run of millions of intervals
+stays legible, truthful about how busy a row is, and quick to draw: the intervals are
+read as recorded (unnamed tuples) into numpy arrays, and every bar of the timeline is one
+rectangle of a single collection (rasterized in SVG and PDF when there are many).
+matplotlib is imported here only, with the non-interactive Agg backend, so plotting works
+on machines without a display.
 """
 
 from __future__ import annotations
 
 import bisect
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from desim.errors import DesimError
 from desim.trace import figfile, palette
 from desim.trace.blocks import Block, Layers, blocks
-from desim.trace.recorder import Interval, Recorder, natural_key
+from desim.trace.recorder import Recorder, natural_key
 from desim.trace.rows import Row, Track, rows
 
 #: the panels a figure can have, top to bottom
@@ -48,6 +53,8 @@ _WIDTH_IN, _LEFT_IN, _RIGHT_IN = 12.0, 2.1, 2.3
 _ROW_IN, _UTIL_ROW_IN, _STRIP_IN, _LINK_IN = 0.26, 0.2, 0.3, 0.5
 _NO_LAYER = "(no layer)"
 _IDLE = "idle"
+#: bars drawn as vector rectangles in an SVG or PDF; a timeline with more is rasterized
+_VECTOR_MAX = 20_000
 
 
 def plot(rec: Recorder, path: str | os.PathLike[str], window: tuple[int, int] | None = None,
@@ -65,14 +72,14 @@ def plot(rec: Recorder, path: str | os.PathLike[str], window: tuple[int, int] | 
 @dataclass
 class Layout:
     """What a figure shows, decided before drawing: the window, the timeline's rows and
-    their bars (row, legend entry) -> [(start, end)] clipped to the window, the
-    utilisation panel's rows, the layers and their blocks, and the legend (entry ->
-    colour, in order)."""
+    their bars (row, legend entry) -> (start, end) rows of an array, clipped to the
+    window, the utilisation panel's rows, the layers and their blocks, and the legend
+    (entry -> colour, in order)."""
 
     lo: int
     hi: int
     rows: list[Row]
-    bars: dict[tuple[int, str], list[tuple[int, int]]]
+    bars: dict[tuple[int, str], np.ndarray]
     util_rows: list[Row]
     layers: list[tuple[str, int, int]]
     blocks: list[Block]
@@ -92,7 +99,8 @@ def layout(rec: Recorder, window: tuple[int, int] | None = None, by: str = "cate
     unknown = [p for p in panels if p not in PANELS]
     if unknown or not panels:
         raise DesimError(f"panels {','.join(panels)}: choose from {', '.join(PANELS)}")
-    end_ps = max(rec.end_ps(), int(rec.meta.get("total_ps") or 0))  # a selection: the run's
+    raw = rec.raw_intervals()
+    end_ps = max(_end_ps(rec, raw), int(rec.meta.get("total_ps") or 0))  # a selection: the run's
     lo, hi = window if window else (0, max(end_ps, 1))
     if window and (lo >= hi or lo < 0 or lo > end_ps):
         raise DesimError(f"window {lo}:{hi} ps lies outside the run (0:{end_ps} ps); "
@@ -101,23 +109,13 @@ def layout(rec: Recorder, window: tuple[int, int] | None = None, by: str = "cate
         layers = trace_layers(rec)
     shown = [(n, s, e) for n, s, e in layers if (e > lo and s < hi) or (s == e and lo <= s < hi)]
     parts = blocks(shown)
-    find, block = _LayerOf(layers), _block_of(parts)
-    tracks: set[Track] = set(known)
-    spans: dict[tuple[Track, str], list[tuple[int, int]]] = {}
-    for iv in rec.intervals:
-        track = (iv.path, iv.lane)
-        tracks.add(track)
-        if iv.end <= lo or iv.start >= hi:
-            continue
-        key = colour_key(iv, by, find)
-        if by == "layer":
-            key = block.get(key, _NO_LAYER)
-        spans.setdefault((track, key), []).append((max(iv.start, lo), min(iv.end, hi)))
-    lanes = rows(tracks, {t for t, _ in spans}, group_max, components)
+    every, spans = _spans(raw, lo, hi, _key_of(by, _LayerOf(layers), _block_of(parts)))
+    lanes = rows(every | set(known), {t for t, _ in spans}, group_max, components)
     where = {t: r for r, row in enumerate(lanes) for t in row.tracks if not row.idle}
-    bars: dict[tuple[int, str], list[tuple[int, int]]] = {}
+    bars: dict[tuple[int, str], np.ndarray] = {}
     for (track, key), found in spans.items():
-        bars.setdefault((where[track], key), []).extend(found)
+        at = (where[track], key)
+        bars[at] = np.concatenate((bars[at], found)) if at in bars else found
     keys = {key for _, key in spans}
     if by == "layer":
         order = [b.legend for b in parts if b.legend in keys] + (
@@ -229,12 +227,62 @@ def trace_layers(rec: Recorder) -> list[tuple[str, int, int]]:
     from desim.trace.roles import role
 
     spans: dict[str, tuple[int, int]] = {}
-    for iv in rec.intervals:
-        name = iv.args.get("layer") if iv.args else None
-        if name and role(iv.cat) == "compute":
-            s, e = spans.get(name, (iv.start, iv.end))
-            spans[name] = (min(s, iv.start), max(e, iv.end))
+    for _path, _lane, _name, cat, start, end, args, *_ in rec.raw_intervals():
+        name = args.get("layer") if args else None
+        if name and role(cat) == "compute":
+            s, e = spans.get(name, (start, end))
+            spans[name] = (min(s, start), max(e, end))
     return sorted(((n, s, e) for n, (s, e) in spans.items()), key=lambda lay: (lay[1], lay[2]))
+
+
+def _end_ps(rec: Recorder, raw: list[tuple[Any, ...]]) -> int:
+    """Time of the last record (what ``rec.end_ps()`` gives, read from the raw records)."""
+    return max(max(map(itemgetter(5), raw), default=0),
+               max(map(itemgetter(2), rec.raw_counters()), default=0),
+               max((i.t for i in rec.instants), default=0))
+
+
+class _Codes(dict):  # type: ignore[type-arg]
+    """Numbers the keys it is asked for, in order of first request."""
+
+    def __missing__(self, key: Any) -> int:
+        self[key] = code = len(self)
+        return code
+
+
+def _spans(raw: list[tuple[Any, ...]], lo: int, hi: int,
+           key: Callable[[tuple[Any, ...]], tuple[str, str, str]]
+           ) -> tuple[set[Track], dict[tuple[Track, str], np.ndarray]]:
+    """Every track of ``raw``, and per (track, colour key) the (start, end) rows of its
+    intervals that reach into [lo, hi), clipped to it, in record order."""
+    n = len(raw)
+    codes = _Codes()
+    code = np.fromiter(map(codes.__getitem__, map(key, raw)), np.int64, n)
+    start = np.fromiter(map(itemgetter(4), raw), np.int64, n)
+    end = np.fromiter(map(itemgetter(5), raw), np.int64, n)
+    inside = np.flatnonzero((end > lo) & (start < hi))
+    order = inside[np.argsort(code[inside], kind="stable")]
+    cut = np.searchsorted(code[order], np.arange(len(codes) + 1))
+    clipped = np.stack((np.maximum(start[order], lo), np.minimum(end[order], hi)), axis=1)
+    spans = {((path, lane), k): clipped[cut[c]:cut[c + 1]]
+             for (path, lane, k), c in codes.items() if cut[c + 1] > cut[c]}
+    return {(path, lane) for path, lane, _ in codes}, spans
+
+
+def _key_of(by: str, find: _LayerOf, block: Mapping[str, str]
+            ) -> Callable[[tuple[Any, ...]], tuple[str, str, str]]:
+    """(path, lane, colour key) of a recorded interval: its category, its name, or the
+    legend entry of its layer's block (its ``layer`` argument, else the layer whose
+    window holds its midpoint, else ``(no layer)``)."""
+    if by != "layer":
+        return itemgetter(0, 1, 3 if by == "category" else 2)
+
+    def key(t: tuple[Any, ...]) -> tuple[str, str, str]:
+        args = t[6]
+        layer = str(args["layer"]) if args and args.get("layer") else find((t[4] + t[5]) // 2)
+        return t[0], t[1], block.get(layer, _NO_LAYER)
+
+    return key
 
 
 def _time_unit(span_ps: int) -> tuple[float, str]:
@@ -260,36 +308,48 @@ class _LayerOf:
         return _NO_LAYER
 
 
-def colour_key(iv: Interval, by: str, layers: Layers | _LayerOf) -> str:
-    """The category, name or layer of ``iv`` (``by``); its layer is its ``layer``
-    argument, else the layer whose window holds its midpoint, else ``(no layer)``."""
-    if by == "category":
-        return iv.cat
-    if by == "name":
-        return iv.name
-    if iv.args and iv.args.get("layer"):
-        return str(iv.args["layer"])
-    find = layers if isinstance(layers, _LayerOf) else _LayerOf(layers)
-    return find((iv.start + iv.end) // 2)
-
-
-def thin_bars(spans: list[tuple[int, int]], lo: int, hi: int, px: float
-              ) -> tuple[list[tuple[float, float]], list[tuple[float, float, float]]]:
-    """Split ``spans`` (clipped to [lo, hi)) into exact bars (at least two pixels wide)
-    and pixel columns (start, width, busy fraction rounded up to a quarter) for the rest."""
-    import numpy as np
-
-    from desim.trace.stats import cumulative, merge
-
-    wide = [(s, e - s) for s, e in spans if e - s >= 2 * px]
-    narrow = merge((s, e) for s, e in spans if e - s < 2 * px)
-    if not narrow:
-        return wide, []  # type: ignore[return-value]
+def thin_bars(spans: np.ndarray, lo: int, hi: int, px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``spans`` ((start, end) rows clipped to [lo, hi)) into exact bars at least two
+    pixels wide, as (start, width) rows, and pixel columns (start, width, busy fraction
+    rounded up to a quarter) for the rest."""
+    start, end = spans[:, 0], spans[:, 1]
+    wide = end - start >= 2 * px
+    exact = np.stack((start[wide], end[wide] - start[wide]), axis=1)
+    narrow = _union(start[~wide], end[~wide])
+    if not len(narrow):
+        return exact, np.empty((0, 3))
     n = max(1, int(np.ceil((hi - lo) / px)))
     edges = lo + px * np.arange(n + 1)
-    level = np.ceil(np.diff(cumulative(narrow, edges)) / px * 4 - 1e-9) / 4
+    level = np.ceil(np.diff(_busy_before(narrow, edges)) / px * 4 - 1e-9) / 4
     cols = np.flatnonzero(level > 0)
-    return wide, [(float(edges[c]), px, float(min(level[c], 1.0))) for c in cols]  # type: ignore[return-value]
+    return exact, np.stack((edges[cols], np.full(len(cols), px), np.minimum(level[cols], 1.0)),
+                           axis=1)
+
+
+def _busy_before(union: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Busy time of ``union`` (sorted, disjoint (start, end) rows) in [0, t) for every t:
+    :func:`desim.trace.stats.cumulative` on an array."""
+    starts, ends = union[:, 0].astype(np.float64), union[:, 1].astype(np.float64)
+    prefix = np.concatenate(([0.0], np.cumsum(ends - starts)))
+    k = np.searchsorted(starts, t, side="right")
+    j = np.maximum(k - 1, 0)
+    part = np.clip(np.minimum(t, ends[j]) - starts[j], 0, None)
+    return np.where(k > 0, prefix[j] + part, 0.0)
+
+
+def _union(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The union of the spans [start, end) as sorted, disjoint (start, end) rows (touching
+    spans join, empty ones drop): :func:`desim.trace.stats.merge` on arrays."""
+    keep = end > start
+    start, end = start[keep], end[keep]
+    if not len(start):
+        return np.empty((0, 2), np.int64)
+    order = np.lexsort((end, start))
+    start, end = start[order], end[order]
+    reach = np.maximum.accumulate(end)
+    first = np.flatnonzero(np.r_[True, start[1:] > reach[:-1]])
+    last = np.r_[first[1:] - 1, len(start) - 1]
+    return np.stack((start[first], reach[last]), axis=1)
 
 
 def _block_of(parts: Sequence[Block]) -> dict[str, str]:
@@ -309,18 +369,23 @@ def key_colours(keys: Sequence[str], by: str, parts: Sequence[Block] = ()) -> di
 
 def _draw_timeline(ax: Any, plt: Any, lay: Layout, by: str, scale: float, px: float,
                    row_in: float) -> None:
+    from matplotlib.collections import PolyCollection
     from matplotlib.colors import to_rgb
 
     lo, hi, lanes, colour = lay.lo, lay.hi, lay.rows, lay.colours
+    boxes, fills = [], []
     for (r, key), bars in sorted(lay.bars.items()):
-        wide, columns = thin_bars(bars, lo, hi, px)
+        exact, columns = thin_bars(bars, lo, hi, px)
         rgb = to_rgb(colour[key])
-        if wide:
-            ax.broken_barh([(s / scale, w / scale) for s, w in wide], (r - 0.4, 0.8),
-                           facecolors=rgb, linewidth=0)
-        if columns:
-            ax.broken_barh([(s / scale, w / scale) for s, w, _ in columns], (r - 0.4, 0.8),
-                           facecolors=[(*rgb, a) for _, _, a in columns], linewidth=0)
+        for x, alpha in ((exact, np.ones(len(exact))), (columns[:, :2], columns[:, 2])):
+            if len(x):
+                boxes.append(_boxes(x[:, 0] / scale, x[:, 1] / scale, r - 0.4, 0.8))
+                fills.append(np.column_stack((np.tile(rgb, (len(x), 1)), alpha)))
+    if boxes:
+        verts = np.concatenate(boxes)
+        ax.add_collection(PolyCollection(
+            verts,  # type: ignore[arg-type]  # a 3-D array: matplotlib's fast path
+            facecolors=np.concatenate(fills), linewidth=0, rasterized=len(verts) > _VECTOR_MAX))
     idle = [r for r, row in enumerate(lanes) if row.idle]
     for r in idle:
         ax.broken_barh([(lo / scale, (hi - lo) / scale)], (r - 0.25, 0.5),
@@ -340,6 +405,15 @@ def _draw_timeline(ax: Any, plt: Any, lay: Layout, by: str, scale: float, px: fl
         ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
                   frameon=False, title="layer block" if by == "layer" else by,
                   title_fontsize=8)
+
+
+def _boxes(x: np.ndarray, width: np.ndarray, y: float, height: float) -> np.ndarray:
+    """The corners of rectangles [x, x + width] x [y, y + height], as ``broken_barh``
+    orders them."""
+    x1 = x + width
+    y0, y1 = np.full(len(x), y), np.full(len(x), y + height)
+    return np.stack((np.stack((x, y0), 1), np.stack((x, y1), 1), np.stack((x1, y1), 1),
+                     np.stack((x1, y0), 1)), axis=1)
 
 
 def row_labels(ax: Any, labels: list[str], idle: list[bool], row_in: float) -> None:

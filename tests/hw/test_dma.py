@@ -13,7 +13,7 @@ import networkx as nx
 import pytest
 
 from desim.errors import SpecError
-from desim.hw.dma import Copy1D, Copy2D, Copy3D, Dma, DmaSpec, Region, runs
+from desim.hw.dma import Copy1D, Copy2D, Copy3D, Dma, DmaSpec, Region, burst_by_burst, runs
 from desim.hw.interconnect import Interconnect, LinkSpec, add_link
 from desim.hw.memory import Sram, SramSpec
 from desim.kernel import Component, Sim
@@ -200,6 +200,61 @@ def test_a_small_window_serialises_the_bursts(sim, clk):
     sim.process(dma.copy(Copy1D(L2, L1, 4096)), "sw")
     sim.run()
     assert sim.now == 778 * NS
+
+
+def _alone(clk, spec: DmaSpec, desc, reference: bool = False):
+    """End (ps) and events of ``desc`` alone on the platform, the lanes its trace drew
+    on, and each memory port's (bytes, busy ps); burst by burst when ``reference``."""
+    from desim.trace.recorder import Recorder
+
+    sim = Sim(tracer=Recorder())
+    dma, ic, l1, l2 = _platform(sim, clk, spec)
+    sim.process(dma.copy(desc), "sw")
+    if reference:
+        with burst_by_burst():
+            stats = sim.run()
+    else:
+        stats = sim.run()
+    ports = [(m.port.bytes, m.port.busy_ps) for m in (l1, l2)]
+    return sim.now, stats.events, {iv.lane for iv in sim.tracer.intervals}, ports
+
+
+def test_a_window_short_of_the_round_trip_paces_the_stream(clk):
+    """Rows of 16 B: a burst takes 0.5 cycles to read, 2 to cross the link and 0.25 to
+    write, so its round trip is 1 + 0.5 + 2 + 2 + 1 + 0.25 = 6.75 cycles, and 3 bursts in
+    flight cover only 6 cycles of link. The slots leave the link 2 cycles apart and each
+    comes back one round trip after it left: 10 rows end 3 * 6.75 + 6.75 = 27 cycles after
+    the setup (10), 11 rows 2 cycles later, and with one slot 10 rows take 10 * 6.75.
+    The paced stream ends at the picosecond where burst by burst does, for every row
+    count and window, with the same bytes and busy time on both ports, a few events
+    however many rows, and no trace of its window."""
+    def desc(rows):
+        return Copy2D(L2, L1, row_bytes=16, rows=rows, src_stride=64, dst_stride=32)
+
+    def end(window, rows):
+        return _alone(clk, DmaSpec(setup_cycles=10, outstanding=window), desc(rows))[0]
+
+    assert (end(3, 10), end(3, 11), end(1, 10)) == (37 * NS, 39 * NS, 77_500)
+    for window in (1, 2, 3):
+        spec = DmaSpec(setup_cycles=10, outstanding=window)
+        for rows in (1, 2, 3, 4, 5, 7, 10, 11, 64):
+            paced = _alone(clk, spec, desc(rows))
+            ref = _alone(clk, spec, desc(rows), reference=True)
+            assert (paced[0], paced[3]) == (ref[0], ref[3]), (window, rows)
+            assert "window" not in paced[2] and paced[2] <= ref[2]
+    spec = DmaSpec(setup_cycles=10, outstanding=3)
+    assert _alone(clk, spec, desc(1000))[1] == _alone(clk, spec, desc(10))[1] <= 12
+    assert _alone(clk, spec, desc(1000), reference=True)[1] >= 3 * 1000
+
+
+def test_a_limited_window_over_bursts_of_mixed_sizes_goes_burst_by_burst(clk):
+    """40 B in bursts of at most 16 B are 16 + 16 + 8: not one size, so a window of 2
+    (short of the 6.75-cycle round trip) sends them burst by burst, as the reference."""
+    spec = DmaSpec(setup_cycles=10, outstanding=2, max_burst_bytes=16)
+    for desc in (Copy1D(L2, L1, 40), Copy2D(L2, L1, row_bytes=40, rows=3, src_stride=64,
+                                            dst_stride=48)):
+        run, ref = _alone(clk, spec, desc), _alone(clk, spec, desc, reference=True)
+        assert run[0] == ref[0] and run[1] == ref[1] > 3 * 3
 
 
 def test_submit_blocks_while_the_queue_is_full(sim, clk):
