@@ -1,11 +1,13 @@
-"""numba is loaded only by the jitted operators, so timing-only runs start without it."""
+"""numba is loaded only by the jitted operators and the compiled DRAM engine (built at a
+DRAM controller's first access), so timing-only runs start without it."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-SKIPPED = ("desim.functional.kernels.int8", "desim.functional.kernels.jit", "desim.__main__")
+SKIPPED = ("desim.functional.kernels.int8", "desim.functional.kernels.jit", "desim.hw.dram.jit",
+           "desim.hw.dram.fast", "desim.__main__")
 
 PROBE = f"""
 import importlib, pkgutil, sys

@@ -1,4 +1,4 @@
-"""numba-jitted int8 tile kernels: the only desim module that imports numba.
+"""numba-jitted int8 tile kernels: the functional kernels' only numba module.
 
 Five kernels, each compiled once (``cache=True``) for one signature: the wrappers in
 :mod:`desim.functional.kernels.int8` hand them C-contiguous int8/int32 arrays and Python ints only,

@@ -16,11 +16,14 @@ last write has been posted to the write buffer. Concurrent accesses (from any nu
 processes) contend in the controller's queues, banks and data bus; unloaded, a one-burst
 read takes 1 + 27 cycles on DDR4-3200 (front end, then CL + BL/2 + 1 on a row hit).
 
-Cost: SimPy events scale with accesses, not bursts or cycles. The engine stays at the
-current time; a daemon forks it, runs the fork to the next access completion and sleeps
-until then. A new access in between wakes the daemon, which discards the fork and plans
-again from the engine brought to the new access's cycle, so every access sees the
-controller exactly as the accesses issued before it left it.
+Cost: SimPy events scale with accesses, not bursts or cycles (about 3 per access). The
+engine stays at the current time. A plan runs a copy of it to the next access completion
+(``lookahead``) and sets a timer for that instant, where the engine continues from the
+copy (``commit``) and the finished accesses return. A new access makes the plan stale:
+once every access of the instant is in, a new plan starts from the engine brought to the
+new access's cycle, so every access sees the controller exactly as the accesses issued
+before it left it. The engine is the event-level DramEngine until the first access, then
+the compiled FastDramEngine (same timing; see ``fast``).
 
 Energy (pJ): the engine's ACT/READ/WRITE/REF energies plus background power per power
 state up to now; ``static_energy_pj`` is the traffic-independent part (background and
@@ -35,7 +38,8 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import simpy
 
@@ -43,6 +47,9 @@ from desim.errors import SpecError
 from desim.hw.dram.controller import DramEngine
 from desim.hw.dram.spec import DramSpec
 from desim.kernel import Clock, Component
+
+if TYPE_CHECKING:
+    from desim.hw.dram.fast import FastDramEngine
 
 
 @contextmanager
@@ -63,6 +70,10 @@ class DramController(Component):
     kind = "dram"
     #: controllers built while True log their requests; set it with :func:`record_requests`
     recording: ClassVar[bool] = False
+    #: controllers built while True switch to the compiled engine (FastDramEngine) at their
+    #: first access, else keep the event-level Python one (DramEngine); the timing is the
+    #: same, and a DRAM nobody accesses never loads numba
+    fast: ClassVar[bool] = True
 
     def __init__(self, parent: Component, name: str, spec: DramSpec | None = None,
                  base_addr: int = 0):
@@ -72,12 +83,14 @@ class DramController(Component):
         super().__init__(parent, name, Clock(spec.name, spec.freq_hz), spec)
         self.base = base_addr
         self.size = spec.capacity_bytes
-        self.engine = DramEngine(spec)
+        self.engine: DramEngine | FastDramEngine = DramEngine(spec)
+        self._compile = self.fast  # switch to the compiled engine at the first access
         self._txn = spec.txn_bytes
-        self._kick = self.sim.event(f"{self.path}: work to do")
+        self._synced: tuple[object, int] = (None, -1)  # (engine, ps) of the last _sync
+        self._plan_id = 0        # the timer of an older plan finds a newer id: it is stale
+        self._planning = False   # a plan is due at the current time
         #: with recording on: (arrival cycle, first offset, transactions, write) per access
         self._log: list[tuple[int, int, int, bool]] | None = [] if self.recording else None
-        self.process(self._serve(), "serve", daemon=True)
 
     # -- memory-target protocol --------------------------------------------------------
 
@@ -96,6 +109,8 @@ class DramController(Component):
         if not nbytes:
             return
         start = self.begin()
+        if self._compile:
+            self._switch()
         engine = self._sync()
         txn = self._txn
         first = offset // txn * txn
@@ -108,8 +123,7 @@ class DramController(Component):
         self.counters["transactions"] += n
         if self._log is not None:
             self._log.append((engine.now, first, n, write))
-        if not self._kick.triggered:
-            self._kick.succeed()
+        self._replan()
         tracer = self._tracer
         if tracer is not None:
             tracer.counter(self.path, "queue_depth", start, engine.queue_depth)
@@ -121,30 +135,56 @@ class DramController(Component):
         else:
             self.end(start, "bus", op, "dram")
 
-    def _sync(self) -> DramEngine:
+    def _switch(self) -> None:
+        """Continue on the compiled engine. No request has reached the controller yet, so
+        its state is that of any idle engine brought to the same cycle."""
+        from desim.hw.dram.fast import FastDramEngine  # imports numba: only when used
+
+        self._compile = False
+        engine = FastDramEngine(self.spec)
+        engine.advance(self.engine.now)
+        self.engine = engine
+
+    def _sync(self) -> DramEngine | FastDramEngine:
         """The engine, simulated up to the current time."""
         engine = self.engine
-        engine.advance(self.clock.edge_index(self.env.now))
+        now: int = self.env._now  # type: ignore[assignment]  # the property is slower
+        synced_engine, synced_at = self._synced
+        if synced_engine is not engine or synced_at != now:  # else: already there
+            engine.advance(self.clock.edge_index(now))
+            self._synced = (engine, now)
         return engine
 
-    def _serve(self) -> Generator[simpy.Event, Any, None]:
-        """Wake at each access completion, or re-plan when a new access arrives."""
-        env = self.env
-        while True:
-            kick = self._kick = self.sim.event(f"{self.path}: work to do")
-            ahead = self.engine.fork()
-            cycle = ahead.run_until_output()
-            if cycle is None:
-                yield kick
-                continue
-            yield kick | env.timeout(self.clock.ps(cycle) - env.now)
-            if kick.triggered:
-                continue  # a new access: its caller synced the engine; plan again
-            self.engine = ahead
-            for _, done in ahead.pop_done(cycle):
-                done.succeed()
-            if self._tracer is not None:
-                self._tracer.counter(self.path, "queue_depth", self.sim.now, ahead.queue_depth)
+    def _replan(self) -> None:
+        """The current plan no longer holds: plan again once this instant's accesses are in
+        (one plan per instant, however many accesses arrive in it)."""
+        self._plan_id += 1
+        if not self._planning:
+            self._planning = True
+            due = simpy.Event(self.env)
+            due.callbacks.append(self._plan)
+            due.succeed()
+
+    def _plan(self, _: simpy.Event) -> None:
+        """Run a copy of the engine to the next completion and set a timer for it."""
+        self._planning = False
+        cycle = self.engine.lookahead()
+        if cycle is not None:
+            timer = self.env.timeout(self.clock.ps(cycle) - self.env.now)
+            timer.callbacks.append(partial(self._complete, self._plan_id, cycle))
+
+    def _complete(self, plan_id: int, cycle: int, _: simpy.Event) -> None:
+        """The planned completion is due: continue from the copy, finish its accesses."""
+        if plan_id != self._plan_id:
+            return  # an access came after the plan: a newer one stands
+        engine = self.engine
+        engine.commit()
+        self._synced = (None, -1)
+        for _cycle, done in engine.pop_done(cycle):
+            done.succeed()
+        if self._tracer is not None:
+            self._tracer.counter(self.path, "queue_depth", self.sim.now, engine.queue_depth)
+        self._replan()
 
     # -- statistics --------------------------------------------------------------------
 

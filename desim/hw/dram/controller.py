@@ -89,6 +89,73 @@ class Location:
     column: int
 
 
+def address_fields(spec: DramSpec) -> dict[str, tuple[int, int]]:
+    """(shift, mask) of each address field of the spec's mapping, above the burst offset."""
+    shift = spec.txn_bytes.bit_length() - 1  # the burst's offset bits
+    fields: dict[str, tuple[int, int]] = {}
+    for name, bits in reversed(spec.field_bits()):
+        fields[name] = (shift, (1 << bits) - 1)
+        shift += bits
+    return fields
+
+
+def decode(fields: dict[str, tuple[int, int]], addr: int) -> Location:
+    """The rank, bank group, bank, row and column ``addr`` maps to under ``fields``."""
+    return Location(*(((addr >> fields[k][0]) & fields[k][1])
+                      for k in ("ra", "bg", "ba", "ro", "co")))
+
+
+def rank_states(until: int, active: int, is_open: bool, booked: tuple[int, int, int],
+                asleep: tuple[int, int]) -> dict[str, int]:
+    """Cycles of one rank in each power state before ``until``, from its cycles with a bank
+    open (``active``), its booked (active power-down, precharge power-down, self-refresh)
+    cycles, and the (power-down, self-refresh) cycles of the idle period it is still in."""
+    apd, ppd, sref = booked
+    n_pd, n_sr = asleep
+    if is_open:
+        apd += n_pd
+        active -= n_sr  # its banks were precharged on entering self-refresh
+    else:
+        ppd += n_pd
+    sref += n_sr
+    return {"act_standby": active - apd, "pre_standby": until - active - ppd - sref,
+            "act_powerdown": apd, "pre_powerdown": ppd, "self_refresh": sref}
+
+
+def energy(spec: DramSpec, commands: tuple[int, int, int, int],
+           states: list[dict[str, int]]) -> dict[str, float]:
+    """Energy by component (pJ) of (ACT, READ, WRITE, REF) counts and per-rank state cycles."""
+    s = spec
+    power = {"act_standby": s.power_active_standby_mw,
+             "pre_standby": s.power_precharge_standby_mw,
+             "act_powerdown": s.power_active_powerdown_mw,
+             "pre_powerdown": s.power_precharge_powerdown_mw,
+             "self_refresh": s.power_self_refresh_mw}
+    n_act, n_rd, n_wr, n_ref = commands
+    out = {"act": n_act * s.energy_act_pj, "read": n_rd * s.energy_read_pj,
+           "write": n_wr * s.energy_write_pj, "refresh": n_ref * s.energy_ref_pj}
+    total = sum(out.values())
+    for state, mw in power.items():
+        out[state] = sum(r[state] for r in states) * mw * s.tCK_ns
+    out["background"] = sum(out[state] for state in power)
+    out["total"] = total + out["background"]
+    return out
+
+
+def command_stats(burst: int, **c: int) -> dict[str, Any]:
+    """The stats() dictionary: the counts plus the row-hit rate and bus busy cycles."""
+    cols = c["read"] + c["write"]
+    return {
+        "act": c["act"], "pre": c["pre"], "read": c["read"], "write": c["write"],
+        "ref": c["ref"], "row_hits": c["row_hits"], "row_misses": c["row_misses"],
+        "row_conflicts": c["row_conflicts"],
+        "row_hit_rate": c["row_hits"] / cols if cols else 0.0,
+        "forwarded_reads": c["forwarded_reads"], "merged_reads": c["merged_reads"],
+        "bus_busy_cycles": cols * burst,
+        "powerdown_exits": c["powerdown_exits"], "self_refresh_exits": c["self_refresh_exits"],
+    }
+
+
 class _Stream:
     """Requests a master offers in order: addresses, directions and arrival cycles."""
 
@@ -118,7 +185,7 @@ class DramEngine:
     :meth:`advance` simulates up to a cycle, :meth:`run_until_output` up to the next stream
     completion, :meth:`pop_done` collects completed streams with their completion cycle,
     :meth:`finish` runs until everything (writes included) is done. :meth:`fork` copies the
-    state, e.g. to look ahead without committing.
+    state; :meth:`lookahead` runs a copy to the next completion and :meth:`commit` adopts it.
     """
 
     def __init__(self, spec: DramSpec, log: bool = False):
@@ -211,23 +278,18 @@ class DramEngine:
         self.n_forwarded = self.n_merged = 0
         self.lat_hist: dict[int, int] = {}
         self.last_data_end = 0
+        self._ahead: DramEngine | None = None  # the copy lookahead() ran
 
     # -- address mapping -------------------------------------------------------------
 
     def _mapping(self, s: DramSpec) -> None:
-        shift = s.txn_bytes.bit_length() - 1  # the burst's offset bits
-        fields: dict[str, tuple[int, int]] = {}
-        for name, bits in reversed(s.field_bits()):
-            fields[name] = (shift, (1 << bits) - 1)
-            shift += bits
-        self.fields = fields
+        self.fields = fields = address_fields(s)
         (self.s_ro, self.m_ro), (self.s_ra, self.m_ra) = fields["ro"], fields["ra"]
         (self.s_bg, self.m_bg), (self.s_ba, self.m_ba) = fields["bg"], fields["ba"]
 
     def decode(self, addr: int) -> Location:
         """The rank, bank group, bank, row and column an address maps to."""
-        f = self.fields
-        return Location(*(((addr >> f[k][0]) & f[k][1]) for k in ("ra", "bg", "ba", "ro", "co")))
+        return decode(self.fields, addr)
 
     def locate(self, addr: int) -> tuple[int, int]:
         """(bank index, row) of an address; banks are numbered rank, group, bank."""
@@ -321,7 +383,20 @@ class DramEngine:
             elif isinstance(value, set | deque):
                 value = type(value)(value)
             setattr(twin, name, value)
+        twin._ahead = None
         return twin
+
+    def lookahead(self, limit: int = INF) -> int | None:
+        """Run a copy of the engine to the next stream completion and return its cycle (as
+        :meth:`run_until_output` would); :meth:`commit` makes that copy the engine."""
+        self._ahead = self.fork()
+        return self._ahead.run_until_output(limit)
+
+    def commit(self) -> None:
+        """Continue from the copy the last :meth:`lookahead` ran."""
+        if self._ahead is None:
+            raise RuntimeError("DRAM engine: commit() needs a lookahead() first")
+        self.__dict__.update(self._ahead.__dict__)
 
     # -- statistics ------------------------------------------------------------------
 
@@ -340,57 +415,25 @@ class DramEngine:
         ``act_standby``, ``pre_standby``, ``act_powerdown``, ``pre_powerdown``,
         ``self_refresh``; a rank still asleep is counted as asleep up to ``until``."""
         until = self.now if until is None else until
-        out = []
-        for r in range(self.spec.ranks):
-            active = self.active_cycles_of(r, until)
-            apd, ppd, sref = self.pd_act[r], self.pd_pre[r], self.sr_cycles[r]
-            if self.lowpower:
-                n_pd, n_sr = self._asleep(r, until)
-                if self.open_cnt[r]:
-                    apd += n_pd
-                    active -= n_sr  # its banks were precharged on entering self-refresh
-                else:
-                    ppd += n_pd
-                sref += n_sr
-            out.append({"act_standby": active - apd, "pre_standby": until - active - ppd - sref,
-                        "act_powerdown": apd, "pre_powerdown": ppd, "self_refresh": sref})
-        return out
+        return [rank_states(until, self.active_cycles_of(r, until), self.open_cnt[r] > 0,
+                            (self.pd_act[r], self.pd_pre[r], self.sr_cycles[r]),
+                            self._asleep(r, until) if self.lowpower else (0, 0))
+                for r in range(self.spec.ranks)]
 
     def energy_pj(self, until: int | None = None) -> dict[str, float]:
         """Energy by component (pJ) up to cycle ``until`` (default: now): per command kind,
         background per power state, their sum ``background``, and ``total``."""
-        s = self.spec
-        power = {"act_standby": s.power_active_standby_mw,
-                 "pre_standby": s.power_precharge_standby_mw,
-                 "act_powerdown": s.power_active_powerdown_mw,
-                 "pre_powerdown": s.power_precharge_powerdown_mw,
-                 "self_refresh": s.power_self_refresh_mw}
-        states = self.state_cycles(until)
-        out = {
-            "act": self.n_act * s.energy_act_pj,
-            "read": self.n_rd * s.energy_read_pj,
-            "write": self.n_wr * s.energy_write_pj,
-            "refresh": self.n_ref * s.energy_ref_pj,
-        }
-        commands = sum(out.values())
-        for state, mw in power.items():
-            out[state] = sum(r[state] for r in states) * mw * s.tCK_ns
-        out["background"] = sum(out[state] for state in power)
-        out["total"] = commands + out["background"]
-        return out
+        return energy(self.spec, (self.n_act, self.n_rd, self.n_wr, self.n_ref),
+                      self.state_cycles(until))
 
     def stats(self) -> dict[str, Any]:
         """Command counts, row-buffer outcomes and data-bus busy cycles so far."""
-        cols = self.n_rd + self.n_wr
-        return {
-            "act": self.n_act, "pre": self.n_pre, "read": self.n_rd, "write": self.n_wr,
-            "ref": self.n_ref, "row_hits": self.rd_hits + self.wr_hits,
-            "row_misses": self.misses, "row_conflicts": self.conflicts,
-            "row_hit_rate": (self.rd_hits + self.wr_hits) / cols if cols else 0.0,
-            "forwarded_reads": self.n_forwarded, "merged_reads": self.n_merged,
-            "bus_busy_cycles": cols * self.burst,
-            "powerdown_exits": self.n_pdx, "self_refresh_exits": self.n_srx,
-        }
+        return command_stats(
+            self.burst, act=self.n_act, pre=self.n_pre, read=self.n_rd, write=self.n_wr,
+            ref=self.n_ref, row_hits=self.rd_hits + self.wr_hits, row_misses=self.misses,
+            row_conflicts=self.conflicts, forwarded_reads=self.n_forwarded,
+            merged_reads=self.n_merged, powerdown_exits=self.n_pdx,
+            self_refresh_exits=self.n_srx)
 
     # -- main loop -------------------------------------------------------------------
 

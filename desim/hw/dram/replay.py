@@ -30,11 +30,14 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desim.errors import SpecError
 from desim.hw.dram.controller import DramEngine
 from desim.hw.dram.spec import DramSpec
+
+if TYPE_CHECKING:
+    from desim.hw.dram.fast import FastDramEngine
 
 
 @dataclass
@@ -65,7 +68,7 @@ class ReplayResult:
     energy_pj: dict[str, float] = field(default_factory=dict)
     wall_s: float = 0.0
     #: the engine after the replay, for statistics beyond these (e.g. ``state_cycles``)
-    engine: DramEngine | None = field(default=None, repr=False)
+    engine: DramEngine | FastDramEngine | None = field(default=None, repr=False)
 
     def metrics(self) -> dict[str, Any]:
         """The documented metrics as one JSON-ready object."""
@@ -169,10 +172,17 @@ def _field_cycle(parts: list[str]) -> int:
     return cycle
 
 
-def replay(trace: Trace, spec: DramSpec) -> ReplayResult:
-    """Run ``trace`` through a controller built from ``spec`` until every request is done."""
+def replay(trace: Trace, spec: DramSpec, fast: bool = True) -> ReplayResult:
+    """Run ``trace`` through a controller built from ``spec`` until every request is done;
+    ``fast=False`` uses the event-level Python engine (same results, slower)."""
+    engine: DramEngine | FastDramEngine
+    if fast:
+        from desim.hw.dram.fast import FastDramEngine  # imports numba: only when used
+
+        engine = FastDramEngine(spec)  # loads the compiled kernel (once per process)
+    else:
+        engine = DramEngine(spec)
     t0 = time.perf_counter()
-    engine = DramEngine(spec)
     engine.submit(trace.addrs, trace.writes, trace.arrivals)
     engine.finish()
     wall = time.perf_counter() - t0
