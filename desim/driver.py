@@ -25,6 +25,8 @@ from typing import Any, cast
 
 import numpy as np
 
+from desim import limits
+from desim.errors import SpecError
 from desim.kernel import Sim
 from desim.result import RunResult
 from desim.runtime.executor import Execution
@@ -37,25 +39,52 @@ PlatformLike = str | Path | ModuleType | Spec | Platform
 
 
 def elaborate(platform: PlatformLike, overrides: Mapping[str, Any] | None = None,
-              seed: int = 0, trace: bool = False) -> tuple[Platform, Sim, Spec, Any]:
-    """Resolve a platform's spec with overrides and build it on a fresh Sim."""
+              seed: int = 0, trace: bool = False,
+              trace_cap: int | None = None) -> tuple[Platform, Sim, Spec, Any]:
+    """Resolve a platform's spec with overrides and build it on a fresh Sim (traced, with
+    at most ``trace_cap`` records kept, when ``trace``)."""
     plat = load_platform(platform)
     spec = plat.default_spec().with_overrides(overrides or {})
-    sim = Sim(seed=seed, tracer=Recorder() if trace else None)
+    sim = Sim(seed=seed, tracer=Recorder(cap=trace_cap) if trace else None)
     return plat, sim, spec, plat.build(sim, spec)
+
+
+def _capping(progress: Callable[[Sim, int, int], None] | None,
+             tracer: Recorder | None) -> Callable[[Sim, int, int], None] | None:
+    """``progress``, also applying the trace's record cap after each layer."""
+    if tracer is None or tracer.cap is None:
+        return progress
+
+    def step(sim: Sim, done: int, total: int) -> None:
+        tracer.check_cap()
+        if progress is not None:
+            progress(sim, done, total)
+    return step
+
+
+def _check_seed(seed: Any) -> None:
+    """Refuse a seed that is not a whole number >= 0 (numpy's generators take no other)."""
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise SpecError(f"seed {seed!r}: give a whole number >= 0")
 
 
 def simulate(platform: PlatformLike, workload: Any, *, seed: int = 0,
              overrides: Mapping[str, Any] | None = None, trace: bool = False,
              functional: bool = False, inputs: np.ndarray | str | Path | None = None,
-             progress: Callable[[Sim, int, int], None] | None = None) -> RunResult:
+             progress: Callable[[Sim, int, int], None] | None = None,
+             max_minutes: float | None = limits.DEFAULT_MAX_MINUTES,
+             trace_cap: int | None = limits.DEFAULT_TRACE_CAP) -> RunResult:
     """Run ``workload`` on ``platform`` to completion and return the result.
 
     ``functional`` (implied by ``inputs``) also computes the graph on real tensors:
     ``inputs`` (an array or a ``.npy`` path) or a seeded random input, the model's
     weights or seeded random ones; timing is the same as without it. ``progress(sim,
-    done, total)`` is called as the run advances (after each layer of a DNN graph).
+    done, total)`` is called as the run advances (after each layer of a DNN graph). A run
+    estimated to take longer than ``max_minutes`` is refused before it starts (None: no
+    limit; see :mod:`desim.limits`). A trace keeps at most ``trace_cap`` records (None: no
+    cap); ``result.tracer.dropped`` counts those dropped beyond it.
     """
+    _check_seed(seed)
     wl = load_workload(str(workload)) if isinstance(workload, str | Path) else workload
     functional = functional or inputs is not None
     if functional:  # bad input fails here, before anything is built
@@ -67,9 +96,11 @@ def simulate(platform: PlatformLike, workload: Any, *, seed: int = 0,
         else:
             values = mode.load_input(wl, inputs)
             source = "array" if isinstance(inputs, np.ndarray) else str(inputs)
-    plat, sim, spec, soc = elaborate(platform, overrides, seed, trace)
-    sim.progress = progress
+    limits.check_trace_cap(trace_cap)
+    plat, sim, spec, soc = elaborate(platform, overrides, seed, trace, trace_cap)
+    sim.progress = _capping(progress, sim.tracer)
     plan = soc.map(wl)  # validation and mapping, before anything runs
+    limits.check(limits.schedule_work(soc, plan), max_minutes)
     fn = None
     if functional:
         fn = mode.Functional(wl, plan, values).attach(soc.engines.values(), plan, seed)

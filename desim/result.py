@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +20,7 @@ import desim
 from desim.errors import DesimError
 from desim.fileio import atomic_open
 from desim.kernel import Sim
+from desim.lock import STAGING_PREFIX, hold
 from desim.runtime.executor import Execution
 from desim.spec import Spec
 from desim.trace import Recorder
@@ -127,10 +132,16 @@ class RunResult:
 
     def write(self, outdir: str | os.PathLike[str], timeline: bool = True) -> dict[str, Path]:
         """Write summary.json, when traced trace.json.gz and timeline.png, and in functional
-        runs output.npy (output_1.npy, ... for further graph outputs), atomically."""
+        runs output.npy (output_1.npy, ... for further graph outputs): all of them, or
+        (interrupted, or failing) none."""
+        out = prepare_outdir(outdir)
+        with staged(out) as stage:
+            paths = self._write(stage, timeline)
+        return unstaged(paths, stage, out)
+
+    def _write(self, out: Path, timeline: bool) -> dict[str, Path]:
         from desim.trace import chrome
 
-        out = prepare_outdir(outdir)
         paths = {"summary": out / "summary.json"}
         with atomic_open(paths["summary"], "w") as fh:
             json.dump(self.summary, fh, indent=2)
@@ -145,6 +156,8 @@ class RunResult:
             rec.meta.update({"platform": self.platform_name, "workload": self.workload_name,
                              "seed": self.seed, "clock_hz": self.clock_hz,
                              "total_ps": self.sim.now})
+            if rec.dropped:
+                rec.meta["dropped_records"] = rec.dropped
             paths["trace"] = chrome.write(rec, out / "trace.json.gz")
             if timeline:
                 from desim.trace import timeline as tl
@@ -160,15 +173,17 @@ class RunResult:
 
 
 @contextmanager
-def output_dir(outdir: str | os.PathLike[str]) -> Iterator[Path]:
-    """The output folder of a run, created (with missing parents) before it starts and
-    removed again when the run fails before writing into it: a failed run leaves no empty
-    folder behind."""
+def output_dir(outdir: str | os.PathLike[str], command: str = "desim run") -> Iterator[Path]:
+    """The output folder of a run, created (with missing parents) before it starts,
+    locked against a second run while this one goes (:mod:`desim.lock`), and removed
+    again when the run fails before writing into it: a failed run leaves no empty folder
+    behind."""
     out = Path(outdir)
     missing = [p for p in (out, *out.parents) if not p.exists()]
     path = prepare_outdir(out)
     try:
-        yield path
+        with hold(path, command):
+            yield path
     except BaseException:
         for p in missing:  # innermost first; stops at the first that is not empty
             try:
@@ -176,6 +191,50 @@ def output_dir(outdir: str | os.PathLike[str]) -> Iterator[Path]:
             except OSError:
                 break
         raise
+
+
+@contextmanager
+def staged(out: Path) -> Iterator[Path]:
+    """A hidden folder inside ``out`` to write a run's files into. When the block ends
+    they move into ``out`` together (SIGINT and SIGTERM held back while they move, so an
+    interrupted run leaves all of them or none); when it fails they are deleted."""
+    stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
+    try:
+        yield stage
+        with _signals_held():
+            _move_into(stage, out)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _move_into(src: Path, dst: Path) -> None:
+    """Move every entry of folder ``src`` into folder ``dst``, merging subfolders."""
+    for entry in sorted(src.iterdir()):
+        target = dst / entry.name
+        if entry.is_dir() and target.is_dir():
+            _move_into(entry, target)
+        else:
+            os.replace(entry, target)
+
+
+def unstaged(paths: Mapping[str, Path], stage: Path, out: Path) -> dict[str, Path]:
+    """Where ``paths`` written under ``stage`` are once :func:`staged` moved them."""
+    return {k: out / p.relative_to(stage) if p.is_relative_to(stage) else p
+            for k, p in paths.items()}
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Delay SIGINT and SIGTERM until the block ends (in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def prepare_outdir(outdir: str | os.PathLike[str]) -> Path:

@@ -412,27 +412,32 @@ class Summary:
 
 # -- validation ---------------------------------------------------------------------------
 
-def validate(doc: Any, engines: Iterable[str] = ()) -> None:
+def validate(doc: Any, engines: Iterable[str] = (), partial: bool = False) -> None:
     """Check ``doc`` against :class:`Summary`: required keys, types, no unknown keys where a
     record is closed. Raises :class:`DesimError` naming the first offending key path.
 
     An unknown top-level key passes as an engine entry when it names an engine: one that
-    ran a layer (``layers[].engine``) or one given in ``engines``.
+    ran a layer (``layers[].engine``) or one given in ``engines``. With ``partial``, the
+    top level and the layer records may lack keys and have unknown ones (a summary written
+    by hand, or by another version of desim); the keys present must still have their types
+    and every other record must be whole.
     """
     layers = doc.get("layers") if isinstance(doc, Mapping) else None
-    known = set(engines) | {x.get("engine") for x in layers or () if isinstance(x, Mapping)}
-    _check(doc, Summary, "", known)
+    known = set(engines) | {x.get("engine") for x in layers or () if isinstance(x, Mapping)
+                            and isinstance(x.get("engine"), str)}
+    _check(doc, Summary, "", known, partial)
 
 
-def _check(value: Any, tp: Any, path: str, engines: AbstractSet[Any] = frozenset()) -> None:
+def _check(value: Any, tp: Any, path: str, engines: AbstractSet[Any] = frozenset(),
+           partial: bool = False) -> None:
     if dataclasses.is_dataclass(tp):
-        _check_record(value, tp, path, engines)
+        _check_record(value, tp, path, engines, partial)
         return
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in (types.UnionType, typing.Union):
         for option in args:
             try:
-                _check(value, option, path)
+                _check(value, option, path, partial=partial)
                 return
             except DesimError:
                 continue
@@ -441,19 +446,20 @@ def _check(value: Any, tp: Any, path: str, engines: AbstractSet[Any] = frozenset
         if not isinstance(value, list):
             _fail(path, _type_name(tp), value)
         for i, item in enumerate(value):
-            _check(item, args[0], f"{path}[{i}]")
+            _check(item, args[0], f"{path}[{i}]", partial=partial)
     elif origin is dict:
         if not isinstance(value, Mapping):
             _fail(path, _type_name(tp), value)
         for k, item in value.items():
             if not isinstance(k, str):
                 _fail(f"{path}.{k!r}", "a string key", k)
-            _check(item, args[1], _join(path, k))
+            _check(item, args[1], _join(path, k), partial=partial)
     elif not _is_instance(value, tp):
         _fail(path, _type_name(tp), value)
 
 
-def _check_record(value: Any, tp: Any, path: str, engines: AbstractSet[Any]) -> None:
+def _check_record(value: Any, tp: Any, path: str, engines: AbstractSet[Any],
+                  partial: bool = False) -> None:
     if not isinstance(value, Mapping):
         _fail(path, f"an object ({tp.__name__})", value)
     hints = typing.get_type_hints(tp)
@@ -461,8 +467,8 @@ def _check_record(value: Any, tp: Any, path: str, engines: AbstractSet[Any]) -> 
     for f in dataclasses.fields(tp):
         names.add(f.name)
         if f.name in value:
-            _check(value[f.name], hints[f.name], _join(path, f.name))
-        elif not f.metadata["when"]:
+            _check(value[f.name], hints[f.name], _join(path, f.name), partial=partial)
+        elif not f.metadata["when"] and not (partial and tp in _LENIENT):
             raise DesimError(f"summary.json: {_join(path, f.name)}: required key is missing; "
                              f"expected {_type_name(hints[f.name])}: {f.metadata['doc']}")
     extra: Extra | None = getattr(tp, "EXTRA", None)
@@ -470,6 +476,8 @@ def _check_record(value: Any, tp: Any, path: str, engines: AbstractSet[Any]) -> 
         if k in names:
             continue
         where = _join(path, k)
+        if partial and tp in _LENIENT:
+            continue
         if extra is None:
             raise DesimError(f"summary.json: {where}: unknown key; {path or 'the top level'} "
                              f"takes {', '.join(sorted(names))}")
@@ -478,6 +486,10 @@ def _check_record(value: Any, tp: Any, path: str, engines: AbstractSet[Any]) -> 
                              f"{', '.join(sorted(names))}, or the entry of an engine that "
                              "ran a layer (layers[].engine) or is passed as engines=")
         _check(value[k], extra.type, where)
+
+
+#: the records a partial validation lets lack keys: read key by key, with defaults
+_LENIENT = (Summary, Layer)
 
 
 def _is_instance(value: Any, tp: Any) -> bool:

@@ -160,7 +160,7 @@ def override(spec: S, key: str, value: Any, _prefix: str = "") -> S:
             new = override(current, rest, value, full + ".")
     elif rest:
         raise SpecError(f"unknown parameter '{_prefix}{key}': '{full}' is a parameter, "
-                        "not a group")
+                        f"not a group; set it as {full}=VALUE")
     else:
         new = _parse(full, tp, value)
     try:
@@ -294,6 +294,11 @@ def _type_name(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
+def _article(word: str) -> str:
+    """``word`` after its indefinite article: an int, a float."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
 def _check(f: dataclasses.Field, tp: Any, value: Any) -> Any:
     """Type- and bound-check one field value; return it (ints widened to float)."""
     name = f.name
@@ -316,7 +321,7 @@ def _check(f: dataclasses.Field, tp: Any, value: Any) -> Any:
         value = float(value)
     if tp in _SCALARS and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
         raise SpecError(f"{name}: expected {_type_name(tp)}, got {value!r} "
-                        f"({type(value).__name__}); set a {_type_name(tp)} value")
+                        f"({type(value).__name__}); set {_article(_type_name(tp))} value")
     if isinstance(value, float) and not math.isfinite(value):
         raise SpecError(f"{name}: must be a finite number, got {value!r}")
     m = f.metadata
@@ -361,7 +366,7 @@ def _parse(name: str, tp: Any, value: Any) -> Any:
         if typing.get_origin(tp) is tuple:
             inner = (typing.get_args(tp) or (str,))[0]
             return tuple(_parse(name, inner, part) for part in text.split(",") if part)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an int written as 1e309
         raise SpecError(f"{name}: '{value}' is not a valid {_type_name(tp)}; "
-                        f"give a {_type_name(tp)} value") from None
+                        f"give {_article(_type_name(tp))} value") from None
     return text

@@ -41,7 +41,8 @@ _DIANA = "DIANA SoC (DORY Hardware_targets/Diana/Diana_SoC/HW_description.json)"
 class StreamSocSpec(Spec):
     """L2, L1, a two-channel DMA and a MAC array."""
 
-    clock_hz: int = param(100_000_000, unit="Hz", gt=0, doc="clock of every component",
+    clock_hz: int = param(100_000_000, unit="Hz", gt=0, le=10**12, doc="clock of every "
+                          "component",
                           source=_DIANA)
     l1: SramSpec = subspec(SramSpec, capacity_bytes=262144, base_addr=0x10000000, banks=16,
                            cite={"capacity_bytes": "DIANA 256 kB shared L1 (Ueyoshi et al., "

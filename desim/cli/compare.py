@@ -12,14 +12,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """Run each workload on each platform variant and print and write one comparison: latency,
     energy, TOPS/W, area, memory, and per-layer speedups."""
     from desim.compare import compare
-    from desim.result import output_dir
+    from desim.result import output_dir, staged, unstaged
 
     overrides = parse_sets(args.set)
-    # the folder is checked before simulating, and removed again if a run fails
-    with output_dir(args.outdir) as out:
+    # the folder is checked (and locked) before simulating, and removed again if a run
+    # fails; the outputs appear in it together, or not at all
+    with output_dir(args.outdir, "desim compare") as out:
         cmp = compare(args.variants, args.workload or ["resnet8"], overrides=overrides,
                       functional=args.functional, seed=args.seed)
-        paths = cmp.write(out)
+        with staged(out) as stage:
+            paths = cmp.write(stage)
+        paths = unstaged(paths, stage, out)
     print(cmp.table())
     for table in cmp.layers.values():
         print("\n" + table.table())

@@ -16,7 +16,8 @@ def cmd_record(args: argparse.Namespace) -> int:
     an intended change of a timing model). With only one of them, the other is the
     default.
     """
-    from desim.regress.baseline import Case, baseline_files, load_baseline, record
+    from desim.regress.baseline import Case, baseline_files, load_baseline, record, validate
+    from desim.result import output_dir
     from desim.soc.loader import DEFAULT_PLATFORM
     from desim.workload import DEFAULT_WORKLOAD
 
@@ -26,9 +27,14 @@ def cmd_record(args: argparse.Namespace) -> int:
                  for p in args.platform or [DEFAULT_PLATFORM]
                  for w in args.workload or [DEFAULT_WORKLOAD]]
     else:
-        cases = [load_baseline(p)[0] for p in baseline_files(args.folder)]
-    for path in record(args.folder, cases):
-        print(f"wrote {path}")
+        files = baseline_files(args.folder)
+        cases = [load_baseline(p)[0] for p in files]
+        validate(cases, args.folder, files)  # a bad file is named before anything runs
+    # the folder is locked while recording, and removed again if it was new and nothing
+    # was recorded; each baseline appears whole, or not at all
+    with output_dir(args.folder, "desim regress record"):
+        for path in record(args.folder, cases):
+            print(f"wrote {path}")
     return 0
 
 

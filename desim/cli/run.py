@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -17,25 +18,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     from desim.driver import simulate
     from desim.hw.dram.component import record_requests
     from desim.report import format_summary
-    from desim.result import output_dir
+    from desim.result import output_dir, staged, unstaged
 
     overrides = parse_sets(args.set)
     recording: AbstractContextManager[None] = (record_requests() if args.dram_trace
                                                else nullcontext())
-    # the folder is checked before simulating, and removed again if the run fails
-    with output_dir(args.outdir), Progress() as progress, recording:
+    # the folder is checked (and locked) before simulating, and removed again if the run
+    # fails; the outputs appear in it together, or not at all
+    with output_dir(args.outdir) as out, Progress() as progress, recording:
         result = simulate(args.platform, args.workload, seed=args.seed, overrides=overrides,
                           trace=not args.no_trace, functional=args.functional,
-                          inputs=args.input, progress=progress)
+                          inputs=args.input, progress=progress,
+                          max_minutes=args.max_minutes, trace_cap=args.trace_cap or None)
         t0 = time.perf_counter()
-        paths = result.write(args.outdir)
-        if args.dram_trace:
-            paths["dram_trace"] = _write_dram_trace(result, args)
+        with staged(out) as stage:
+            paths = result.write(stage)
+            if args.save_schedule and result.schedule is not None:
+                paths["schedule"] = result.schedule.save(stage / "schedule.json")
+            if args.dram_trace:
+                paths["dram_trace"] = _write_dram_trace(result, args)
+        paths = unstaged(paths, stage, out)
         written_s = time.perf_counter() - t0
-        if args.save_schedule and result.schedule is not None:
-            paths["schedule"] = result.schedule.save(paths["summary"].parent /
-                                                     "schedule.json")
     print(format_summary(result.summary))
+    rec = result.tracer
+    if rec is not None and rec.dropped:
+        print(f"desim: warning: the trace reached its cap of {args.trace_cap:,} records and "
+              f"dropped {rec.dropped:,} more (their timing is in the summary); raise the cap "
+              "with --trace-cap N (0: no cap)", file=sys.stderr)
     if result.functional is not None:
         fn = result.functional
         print("functional " + ", ".join(f"{k} {fn[k]}" for k in ("top1_agreement", "snr_db",
@@ -49,6 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _write_dram_trace(result: Any, args: argparse.Namespace) -> Path:
     """Write the run's DRAM requests to ``args.dram_trace`` (desim dram-replay's format)."""
     from desim.errors import SpecError
+    from desim.fileio import atomic_path
     from desim.hw.dram.replay import write_trace
 
     if not result.soc.has_memory("dram"):
@@ -60,12 +70,14 @@ def _write_dram_trace(result: Any, args: argparse.Namespace) -> Path:
                f"tCK {spec.tCK_ns} ns\nreplay: desim dram-replay FILE --preset {spec.name} "
                "(plus the run's dram.* overrides as --set)")
     path = Path(args.dram_trace)
-    write_trace(path, dram.requests(), comment)
+    with atomic_path(path) as tmp:
+        write_trace(tmp, dram.requests(), comment)
     return path
 
 
 def add_parser(sub: Any) -> None:
     """Register ``desim run`` on the top-level subparsers."""
+    from desim.limits import DEFAULT_MAX_MINUTES, DEFAULT_TRACE_CAP
     from desim.soc.loader import DEFAULT_PLATFORM
     from desim.workload import DEFAULT_WORKLOAD
 
@@ -92,6 +104,13 @@ def add_parser(sub: Any) -> None:
     run.add_argument("--dram-trace", metavar="FILE",
                      help="also write the run's DRAM requests to FILE (.gz: compressed) in the "
                           "trace format desim dram-replay reads")
+    run.add_argument("--trace-cap", type=int, default=DEFAULT_TRACE_CAP, metavar="N",
+                     help="keep at most N trace records (about 170 B each; default: "
+                          f"{DEFAULT_TRACE_CAP:,}; 0: no cap); later ones are dropped, with a "
+                          "warning")
+    run.add_argument("--max-minutes", type=float, default=DEFAULT_MAX_MINUTES, metavar="M",
+                     help="refuse a run estimated to take longer than M minutes to simulate "
+                          f"(default: {DEFAULT_MAX_MINUTES:g}; 0: no limit)")
     run.add_argument("--save-schedule", action="store_true",
                      help="also write the mapped schedule (tiles, copies, placement) to "
                           "OUTDIR/schedule.json")

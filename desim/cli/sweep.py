@@ -31,7 +31,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         study = Study(grid, ranges, args.random, args.seed)
     if args.jobs is not None and args.jobs < 1:
         raise SpecError(f"--jobs {args.jobs}: give at least 1")
-    frame = sweep.run(study, args.outdir, jobs=args.jobs, scheduler=args.scheduler)
+    from desim.result import output_dir
+
+    # the folder is locked while the sweep runs, and removed again if it was new and the
+    # sweep failed before any point finished
+    with output_dir(args.outdir, "desim sweep"):
+        frame = sweep.run(study, args.outdir, jobs=args.jobs, scheduler=args.scheduler)
     failed = int((frame["status"] != "ok").sum())
     print(f"{len(frame)} points ({failed} failed): wrote {Path(args.outdir) / 'results.parquet'}")
     return 0

@@ -17,8 +17,10 @@ dequantised outputs.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
+from tokenize import TokenError
 from typing import Any
 
 import numpy as np
@@ -87,10 +89,11 @@ def _read_npy(path: str | Path) -> np.ndarray:
         raise SpecError(f"{where}: no such file; give a .npy file") from None
     except OSError as exc:
         raise SpecError(f"{where}: unreadable ({exc.strerror or exc})") from None
-    except ValueError as exc:
+    except (ValueError, EOFError, SyntaxError, TokenError) as exc:  # a damaged header or body
         if isinstance(exc, SpecError):
             raise
-        raise SpecError(f"{where}: unreadable .npy file ({exc})") from None
+        raise SpecError(f"{where}: unreadable .npy file ({exc}); save the array again with "
+                        "numpy.save") from None
 
 
 def load_input(graph: Graph, source: np.ndarray | str | Path) -> Values:
@@ -99,11 +102,17 @@ def load_input(graph: Graph, source: np.ndarray | str | Path) -> Values:
         raise SpecError(f"--input gives one array but {graph.name} has {len(graph.inputs)} "
                         "inputs; run without --input for random inputs")
     t = graph.inputs[0]
+    if not isinstance(source, np.ndarray | str | os.PathLike):
+        raise SpecError(f"inputs: got a {type(source).__name__}; give a numpy array or the "
+                        "path of a .npy file")
     array = source if isinstance(source, np.ndarray) else _read_npy(source)
     where = "input array" if isinstance(source, np.ndarray) else f"--input {source}"
     if array.shape != t.shape or array.dtype != np.dtype(t.dtype):
         raise SpecError(f"{where}: {array.dtype} array of shape {array.shape}, but input "
-                        f"'{t.name}' of {graph.name} is {t.dtype} of shape {t.shape}")
+                        f"'{t.name}' of {graph.name} is {t.dtype} of shape {t.shape}; save "
+                        f"a {t.dtype} array of shape {t.shape}")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise SpecError(f"{where}: holds NaN or infinite values; give finite numbers")
     return {t.name: np.ascontiguousarray(array)}
 
 

@@ -73,8 +73,10 @@ class ClusterSpec(Spec):
         8, ge=1, le=1024, doc="worker cores; at most 1024, four times MemPool's 256 cores "
         "sharing one L1 (Cavalcante et al., DATE 2021), the largest such cluster published",
         source="GVSoC pulp_open cluster.json: 8 workers + 1 cluster controller")
+    # at least 1 MHz, below any clock a TinyML compute cluster runs at: a run's simulated
+    # time, and the DRAM refreshes simulated within it, grow as the clock slows
     freq_hz: float = param(
-        370e6, unit="Hz", gt=0, le=1e12, doc="cluster clock frequency (cores, event unit, "
+        370e6, unit="Hz", ge=1e6, le=1e12, doc="cluster clock frequency (cores, event unit, "
         "and any L1 or AIMC built on the cluster's clock)",
         source="GAP9 cluster at 370 MHz (DORY GAP9 target)")
     l1_conflict_stall: float = param(

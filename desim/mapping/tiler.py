@@ -207,6 +207,29 @@ def _row_steps(h_max: int, h_out: int, quantum: int) -> list[int]:
 Estimate = Callable[[Op, Geometry, TileShape], float]
 
 
+def _rows_that_fit(op: Op, g: Geometry, c: int, needs: L1Needs, overhead: int,
+                   l1_bytes: int) -> tuple[int, TileShape]:
+    """The most output rows of ``c`` channels whose tile fits ``l1_bytes`` (0 when not
+    even one row does), and the smallest such tile tried. All rows at once is one tile (not
+    double-buffered); below that the footprint grows with the rows, so a bisection finds
+    the most that fit in log(rows) steps, even for absurdly tall outputs."""
+    whole = shape_for(op, g, g.h_out, c, needs, overhead)
+    if whole.footprint <= l1_bytes:
+        return g.h_out, whole
+    one = shape_for(op, g, 1, c, needs, overhead)
+    least = one if one.footprint < whole.footprint else whole
+    if g.h_out == 1 or one.footprint > l1_bytes:
+        return 0, least
+    lo, hi = 1, g.h_out - 1  # footprint(lo) fits; find the largest that does
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if shape_for(op, g, mid, c, needs, overhead).footprint <= l1_bytes:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo, least
+
+
 def choose(op: Op, l1_bytes: int, needs: L1Needs, overhead: int = 40,
            estimate: Estimate | None = None) -> TileShape:
     """The best tile shape of ``op`` for an L1 of ``l1_bytes`` on an engine that needs
@@ -219,14 +242,9 @@ def choose(op: Op, l1_bytes: int, needs: L1Needs, overhead: int = 40,
     best: tuple[float, int, TileShape] | None = None
     smallest: TileShape | None = None
     for c in _channel_steps(g.c_out, needs.channel_quantum):
-        h_max = 0
-        for h in range(g.h_out, 0, -1):  # the largest h that fits for this c
-            t = shape_for(op, g, h, c, needs, overhead)
-            if smallest is None or t.footprint < smallest.footprint:
-                smallest = t
-            if t.footprint <= l1_bytes:
-                h_max = h
-                break
+        h_max, least = _rows_that_fit(op, g, c, needs, overhead, l1_bytes)
+        if smallest is None or least.footprint < smallest.footprint:
+            smallest = least
         if not h_max:
             continue
         for h in _row_steps(h_max, g.h_out, needs.row_quantum):

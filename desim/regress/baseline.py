@@ -175,30 +175,71 @@ def write_baseline(path: str | os.PathLike[str], doc: Mapping[str, Any]) -> Path
 def load_baseline(path: str | os.PathLike[str]) -> tuple[Case, dict[str, Any]]:
     """Read and check one baseline file: its case and its document."""
     p = Path(path)
-    fix = f"re-record it with 'desim regress record {p.parent}'"
+    fix = (f"restore it, or record it anew with 'desim regress record {p.parent} --platform P "
+           "--workload W'")
     try:
         doc = json.loads(p.read_text())
     except FileNotFoundError:
-        raise DesimError(f"baseline {p} does not exist") from None
+        raise DesimError(f"baseline {p} does not exist; give the path of a baseline "
+                         "file") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise DesimError(f"baseline {p} is not readable JSON ({exc}); {fix}") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         got = doc.get("format") if isinstance(doc, dict) else None
         raise DesimError(f"baseline {p}: format {got!r} is not {FORMAT} (not a desim "
                          f"baseline, or from another desim version); {fix}")
-    case, met = doc.get("case"), doc.get("metrics")
-    if not (isinstance(case, dict) and isinstance(met, dict)):
-        raise DesimError(f"baseline {p}: 'case' or 'metrics' is missing or malformed; {fix}")
-    ok = (isinstance(case.get("platform"), str)
-          and isinstance(case.get("workload"), str) and isinstance(case.get("seed", 0), int)
-          and isinstance(case.get("overrides", {}), dict)
-          and isinstance(met.get("total_ps"), int)
-          and isinstance(met.get("cycles"), int | float)
-          and isinstance(met.get("layers", []), list))
-    if not ok:
-        raise DesimError(f"baseline {p}: 'case' or 'metrics' is missing or malformed; {fix}")
+    problem = _malformed(doc)
+    if problem:
+        raise DesimError(f"baseline {p}: {problem}; {fix}")
+    case = doc["case"]
     items = tuple(sorted((str(k), str(v)) for k, v in case.get("overrides", {}).items()))
     return Case(case["platform"], case["workload"], case.get("seed", 0), items), doc
+
+
+def _malformed(doc: Mapping[str, Any]) -> str | None:
+    """What is wrong with a baseline document's case and metrics, or None."""
+    case, met = doc.get("case"), doc.get("metrics")
+    if not isinstance(case, dict) or not isinstance(met, dict):
+        return "'case' or 'metrics' is missing or not an object"
+    seed = case.get("seed", 0)
+    overrides = case.get("overrides", {})
+    checks = [
+        (isinstance(case.get("platform"), str) and isinstance(case.get("workload"), str),
+         "case.platform and case.workload must be names or paths"),
+        (type(seed) is int and seed >= 0, "case.seed must be a whole number >= 0"),
+        (isinstance(overrides, dict)
+         and all(isinstance(v, str | int | float | bool) for v in overrides.values()),
+         "case.overrides must map keys to values"),
+        (isinstance(doc.get("platform_spec", {}), dict), "platform_spec must be an object"),
+        (type(met.get("total_ps")) is int, "metrics.total_ps must be a whole number"),
+        (_number(met.get("cycles")), "metrics.cycles must be a number"),
+        (met.get("macs") is None or _number(met["macs"]), "metrics.macs must be a number"),
+        (_table(met.get("bytes", {}), lambda rw: isinstance(rw, dict) and all(
+            _number(v) for v in rw.values())), "metrics.bytes must map paths to read/written"),
+        (_table(met.get("energy_pj", {}), _number), "metrics.energy_pj must map paths to "
+                                                   "numbers"),
+        (isinstance(met.get("layers", []), list)
+         and all(_layer(e) for e in met.get("layers", [])),
+         "metrics.layers must list objects with index, name, engine, cycles and bytes"),
+    ]
+    return next((why for ok, why in checks if not ok), None)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+def _table(value: Any, item: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and item(v)
+                                           for k, v in value.items())
+
+
+def _layer(entry: Any) -> bool:
+    return (isinstance(entry, dict) and isinstance(entry.get("name", ""), str)
+            and isinstance(entry.get("engine", ""), str)
+            and (entry.get("cycles") is None or _number(entry["cycles"]))
+            and _table(entry.get("bytes", {}), _number))
 
 
 def baseline_files(folder: str | os.PathLike[str]) -> list[Path]:
@@ -304,15 +345,22 @@ def run_case(case: Case, folder: str | os.PathLike[str],
                     trace=False).summary
 
 
-def validate(cases: Iterable[Case], folder: str | os.PathLike[str]) -> None:
-    """Fail on an unknown platform, workload or override before anything runs."""
+def validate(cases: Iterable[Case], folder: str | os.PathLike[str],
+             files: Sequence[Path] | None = None) -> None:
+    """Fail on an unknown platform, workload or override before anything runs; with
+    ``files`` (the baselines the cases come from), the error names the file."""
     from desim.soc.loader import load_platform
     from desim.workload import load_workload
 
-    for case in cases:
+    for i, case in enumerate(cases):
         platform, workload = case.resolve(folder)
-        load_platform(platform).default_spec().with_overrides(dict(case.overrides))
-        load_workload(workload)
+        try:
+            load_platform(platform).default_spec().with_overrides(dict(case.overrides))
+            load_workload(workload)
+        except DesimError as exc:
+            if files is None:
+                raise
+            raise DesimError(f"baseline {files[i]}: {exc}") from None
 
 
 def record(folder: str | os.PathLike[str], cases: Sequence[Case]) -> list[Path]:
@@ -373,7 +421,7 @@ def check(folder: str | os.PathLike[str], tolerance: float,
     """Check every baseline of ``folder``; bad files fail before any case runs."""
     files = baseline_files(folder)
     cases = [load_baseline(p)[0] for p in files]
-    validate(cases, folder)
+    validate(cases, folder, files)
     return [check_case(p, tolerance, extra) for p in files]
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, cast
 
-from desim.errors import DesimError, SpecError
+from desim.errors import DesimError, SimulationStalled, SpecError
 from desim.kernel import Sim
 from desim.spec import Spec
 
@@ -98,15 +98,40 @@ def load_platform(platform: str | Path | ModuleType | Spec | Platform) -> Platfo
 
 
 def _from_module(module: ModuleType, name: str, user: bool = False) -> Platform:
+    path = Path(module.__file__) if user and module.__file__ else None
+    label = f"platform script {path}" if path else f"platform {name}"
     for attr in ("default_spec", "build"):
         if not callable(getattr(module, attr, None)):
-            raise SpecError(f"platform {name} defines no {attr}(); a platform script must "
-                            "define default_spec() and build(sim, spec)")
-    spec, build = module.default_spec, module.build
-    if user and module.__file__:
-        path = Path(module.__file__)
+            raise SpecError(f"{label} defines no {attr}(); a platform script must define "
+                            "default_spec() and build(sim, spec)")
+    spec, build = _typed(module.default_spec, "spec", label), _typed(module.build, "soc", label)
+    if path is not None:
         spec, build = _reported(spec, path), _reported(build, path)
     return Platform(name, spec, build, describe_module(module))
+
+
+#: what a platform's functions must return, and how to fix one that does not
+_RETURNS = {"spec": ("default_spec()", "return the platform's spec object, e.g. SocSpec()"),
+            "soc": ("build(sim, spec)", "return the SoC it built, e.g. PulpSoc(sim, spec)")}
+
+
+def _typed(fn: Callable[..., Any], role: str, label: str) -> Callable[..., Any]:
+    """``fn`` checked to return a Spec (``role`` "spec") or a Soc ("soc"), else a
+    SpecError naming the function and the fix."""
+    what, fix = _RETURNS[role]
+
+    @functools.wraps(fn)
+    def call(*args: Any) -> Any:
+        from desim.soc.base import Soc  # the SoC model: loaded when a platform is built
+
+        value = fn(*args)
+        kind = Spec if role == "spec" else Soc
+        if not isinstance(value, kind):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            raise SpecError(f"{label}: {what} returned {type(value).__name__} {shown}, not a "
+                            f"{kind.__name__}; {fix}")
+        return value
+    return call
 
 
 def _reported(fn: Callable[..., Any], path: Path) -> Callable[..., Any]:
@@ -115,7 +140,7 @@ def _reported(fn: Callable[..., Any], path: Path) -> Callable[..., Any]:
     def call(*args: Any) -> Any:
         try:
             return fn(*args)
-        except DesimError:
+        except SimulationStalled:
             raise
         except Exception as exc:
             raise script_error(path, exc) from None
@@ -124,13 +149,16 @@ def _reported(fn: Callable[..., Any], path: Path) -> Callable[..., Any]:
 
 def script_error(path: Path, exc: BaseException) -> DesimError:
     """The error of a user's script: file, line and error on one line, then the frames of
-    that script (innermost last)."""
+    that script (innermost last). desim's own errors met while the script ran keep their
+    message, prefixed with the script's file and line."""
     where = path.resolve()
     own = [f for f in traceback.extract_tb(exc.__traceback__)
            if Path(f.filename).resolve() == where]
     line = own[-1].lineno if own else None
     if isinstance(exc, SyntaxError) and exc.lineno is not None:
         line, what = exc.lineno, f"SyntaxError: {exc.msg}"
+    elif isinstance(exc, DesimError):
+        what = str(exc).removeprefix(f"platform script {path}: ")
     else:
         what = f"{type(exc).__name__}: {exc}"
     head = f"platform script {path}" + (f", line {line}" if line else "") + f": {what}"
@@ -153,7 +181,7 @@ def _load_file(path: Path, module_name: str | None = None) -> ModuleType:
         spec.loader.exec_module(module)
     except BaseException as exc:
         del sys.modules[module_name]
-        if isinstance(exc, Exception) and not isinstance(exc, DesimError):
+        if isinstance(exc, Exception):
             raise script_error(path, exc) from None
         raise
     return module

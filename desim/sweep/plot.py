@@ -38,11 +38,12 @@ def plot(frame: Any, path: str | Path, x: str, y: str, color: str | None = None,
     """Write a PNG of ``y`` against ``x`` of the sweep's successful points."""
     for key in (x, y, color, by):
         if key is not None and key not in frame.columns:
-            raise SpecError(f"no column '{key}' in the results; columns: "
+            raise SpecError(f"no column '{key}' in the results; choose one of: "
                             + ", ".join(frame.columns))
     ok = frame[frame["status"] == "ok"].dropna(subset=[x, y])
     if ok.empty:
-        raise SpecError(f"no successful point has both {x} and {y}")
+        raise SpecError(f"no successful point has both {x} and {y}; choose other columns, "
+                        "or re-run the failed points")
     return figfile.save(lambda: _figure(ok, x, y, color, front, by), path, "sweep plot")
 
 

@@ -20,6 +20,9 @@ from desim.errors import SpecError
 
 #: grid keys that choose the run rather than a platform parameter
 RUN_KEYS = ("platform", "workload", "seed")
+#: the most points a sweep may have: design-space studies sample 10^2 to 10^4 points, and
+#: 10^5 runs of even the smallest network take a day
+MAX_POINTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,10 @@ def build_points(grid: Mapping[str, Sequence[Any]], ranges: Mapping[str, Range] 
     clash = sorted(set(ranges) & set(grid))
     if clash:
         raise SpecError(f"{', '.join(clash)}: swept both on a grid and at random; pick one")
+    total = math.prod(len(v) for v in grid.values()) * max(n_random, 1)
+    if n_random < 0 or total > MAX_POINTS:
+        raise SpecError(f"the sweep has {total:,} points (grid values multiplied, times "
+                        f"--random {n_random}); give between 1 and {MAX_POINTS:,}")
     rng = random.Random(random_seed)
     draws = [{k: r.draw(rng) for k, r in ranges.items()} for _ in range(n_random)] or [{}]
     keys = list(grid)
@@ -128,9 +135,11 @@ def load_toml(path: str | Path) -> Study:
     try:
         doc = tomllib.loads(p.read_text())
     except OSError as exc:
-        raise SpecError(f"sweep file {p}: {exc.strerror}") from None
+        raise SpecError(f"sweep file {p}: {exc.strerror}; give the path of a .toml sweep "
+                        "file") from None
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"sweep file {p}: {exc}") from None
+        raise SpecError(f"sweep file {p}: {exc}; fix the TOML there (see docs/sweep.md)") \
+            from None
     unknown = sorted(set(doc) - {"platform", "workload", "seed", "grid", "random"})
     if unknown:
         raise SpecError(f"sweep file {p}: unknown entries {', '.join(unknown)}; expected "
@@ -145,9 +154,10 @@ def load_toml(path: str | Path) -> Study:
     ranges = dict(parse_range(f"{k}={v}", f"{p} [random.range]")
                   for k, v in _table(rnd, "range", p).items())
     try:
-        return Study(grid, ranges, int(rnd.get("n", 0)), int(rnd.get("seed", 0)))
-    except (TypeError, ValueError):
-        raise SpecError(f"sweep file {p}: [random] n and seed must be integers") from None
+        return Study(grid, ranges, _int("[random] n", rnd.get("n", 0)),
+                     _int("[random] seed", rnd.get("seed", 0)))
+    except SpecError as exc:
+        raise SpecError(f"sweep file {p}: {exc}") from None
 
 
 def _table(doc: Mapping[str, Any], name: str, path: Path) -> dict[str, Any]:
@@ -162,10 +172,12 @@ def _list(value: Any) -> list[Any]:
 
 
 def _int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise SpecError(f"{name} {value!r}: expected a whole number")
     try:
         return int(value)
-    except (TypeError, ValueError):
-        raise SpecError(f"{name} {value!r}: expected an integer") from None
+    except ValueError:
+        raise SpecError(f"{name} {value!r}: expected a whole number") from None
 
 
 def _is_int(text: str) -> bool:

@@ -45,6 +45,37 @@ def write_point(outdir: Path, pid: str, doc: dict[str, Any]) -> None:
         json.dump(doc, fh, indent=1, sort_keys=True)
 
 
+def read_point(outdir: Path, pid: str) -> dict[str, Any] | None:
+    """The result of the point ``pid``; None when it has none, or one that does not read
+    as a point's result (damaged, or not written by desim): the point runs again."""
+    path = point_path(outdir, pid)
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return doc if _is_result(doc) else None
+
+
+def _is_result(doc: Any) -> bool:
+    """True when ``doc`` has what :func:`row` and the table need."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("sweep"), dict):
+        return False
+    sweep = doc["sweep"]
+    number = (int, float)
+    ok = (all(isinstance(sweep.get(k), str) for k in ("platform", "workload", "status"))
+          and isinstance(sweep.get("seed"), int) and isinstance(sweep.get("overrides"), dict)
+          and isinstance(sweep.get("sim_wall_s"), number)
+          and "error" in sweep and isinstance(sweep["error"], str | None))
+    if not ok or sweep["status"] != "ok":
+        return ok
+    mem, area = doc.get("memory", {}), doc.get("area_mm2", {})
+    return (isinstance(doc.get("cycles"), number) and isinstance(doc.get("total_ps"), number)
+            and isinstance(doc.get("energy_pj"), dict)
+            and isinstance(doc["energy_pj"].get("total", 0.0), number)
+            and isinstance(doc.get("macs") or 0, number)
+            and isinstance(mem, dict) and isinstance(area, dict))
+
+
 def row(doc: dict[str, Any]) -> dict[str, Any]:
     """The table row of one point's result document."""
     sweep = doc["sweep"]
@@ -73,15 +104,14 @@ def write_table(outdir: Path, pids: Sequence[str]) -> Path:
     pa = require_pyarrow()
     import pyarrow.parquet as pq
 
-    docs = [json.loads(p.read_text()) for pid in dict.fromkeys(pids)
-            if (p := point_path(outdir, pid)).is_file()]
+    docs = [doc for pid in dict.fromkeys(pids) if (doc := read_point(outdir, pid)) is not None]
     keys = list(dict.fromkeys(k for d in docs for k in d["sweep"]["overrides"]))
     columns = {k: _typed([d["sweep"]["overrides"].get(k) for d in docs]) for k in keys}
     rows = [row(d) for d in docs]
     names = [*keys, *(rows[0] if rows else ["platform", "workload", "seed", "status", "error",
                                               *METRICS])]
     data = {k: columns[k] if k in columns else [r[k] for r in rows] for k in names}
-    table = pa.table({k: pa.array(v) for k, v in data.items()})
+    table = pa.table({k: _column(pa, v) for k, v in data.items()})
     path = outdir / RESULTS
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
@@ -95,8 +125,22 @@ def load(outdir: str | Path) -> Any:
         raise SpecError(f"{path} does not exist: run desim sweep ... -o {outdir} first")
     require_pyarrow()
     import pandas as pd
+    import pyarrow
 
-    return pd.read_parquet(path)
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError, pyarrow.ArrowException) as exc:
+        raise SpecError(f"{path} is not a readable results table ({type(exc).__name__}: "
+                        f"{exc}); run the sweep again with -o {outdir} to rebuild it from "
+                        "its points") from None
+
+
+def _column(pa: Any, values: list[Any]) -> Any:
+    """``values`` as an Arrow column; as text when their types do not mix."""
+    try:
+        return pa.array(values)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values])
 
 
 def _typed(values: list[Any]) -> list[Any]:

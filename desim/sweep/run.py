@@ -11,9 +11,9 @@ import dataclasses
 import multiprocessing
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +37,16 @@ def run(study: Study | Sequence[Point], outdir: str | Path, *, jobs: int | None 
     out.mkdir(parents=True, exist_ok=True)
     ids = [identity.point_id(p) for p in points]
     todo = {pid: p for pid, p in zip(ids, points, strict=True)
-            if not results.point_path(out, pid).is_file()}
+            if results.read_point(out, pid) is None}
     progress = SweepProgress(len(dict.fromkeys(ids)), len(dict.fromkeys(ids)) - len(todo))
     try:
         if todo:
             runner = _dask if scheduler else _pool
-            for pid, doc in runner(todo, jobs, scheduler):
-                results.write_point(out, pid, doc)
-                progress.point(doc["sweep"]["status"] == "ok", label(todo[pid]))
+            # closed on the way out, so an interrupt stops the workers at once
+            with closing(runner(todo, jobs, scheduler)) as done:
+                for pid, doc in done:
+                    results.write_point(out, pid, doc)
+                    progress.point(doc["sweep"]["status"] == "ok", label(todo[pid]))
     finally:
         progress.close()
         results.write_table(out, ids)
@@ -76,7 +78,7 @@ def label(point: Point) -> str:
 
 
 def _pool(todo: dict[str, Point], jobs: int | None,
-          scheduler: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
+          scheduler: str | None) -> Generator[tuple[str, dict[str, Any]], None, None]:
     """Run the points on a local process pool of ``jobs`` workers."""
     context = multiprocessing.get_context("forkserver")
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
@@ -86,12 +88,18 @@ def _pool(todo: dict[str, Point], jobs: int | None,
             pool.submit(simulate_point, p): pid for pid, p in todo.items()}
         for future in as_completed(futures):
             yield futures[future], future.result()
+    except BaseException:
+        # interrupted: the points running now are lost anyway; stop them rather than
+        # wait for them (the executor has no public way to, before Python 3.14)
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _dask(todo: dict[str, Point], jobs: int | None,
-          scheduler: str | None) -> Iterator[tuple[str, dict[str, Any]]]:
+          scheduler: str | None) -> Generator[tuple[str, dict[str, Any]], None, None]:
     """Run the points on a dask.distributed scheduler (``local``: a fresh LocalCluster)."""
     try:
         from distributed import Client

@@ -28,16 +28,22 @@ from desim.hw.interconnect import Link
 
 
 def rebuild(summary: Mapping[str, Any]) -> Any:
-    """The platform's :class:`~desim.soc.base.Soc` as the summary describes it, or None."""
+    """The platform's :class:`~desim.soc.base.Soc` as the summary describes it, or None.
+
+    Only a built-in platform is rebuilt: a summary is data, and the script a name in it
+    could point to is never run."""
     from desim.kernel import Sim
-    from desim.soc.loader import load_platform
+    from desim.soc.loader import load_platform, platform_names
 
     entry = summary.get("platform") or {}
+    name = str(entry.get("name", ""))
+    if name not in platform_names():
+        return None
     try:
-        plat = load_platform(str(entry.get("name", "")))
+        plat = load_platform(name)
         spec = type(plat.default_spec()).from_dict(entry.get("params") or {})
         return plat.build(Sim(), spec)
-    except (DesimError, OSError, TypeError, ValueError):
+    except (DesimError, OSError, TypeError, ValueError, MemoryError):
         return None
 
 

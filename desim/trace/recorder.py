@@ -65,6 +65,10 @@ class Recorder:
     _done: list[Interval] = field(default_factory=list, repr=False)
     _raw_counters: list[tuple[str, str, int, float]] = field(default_factory=list, repr=False)
     _counters: list[CounterSample] = field(default_factory=list, repr=False)
+    #: records kept at most (None: no cap); see :meth:`check_cap`
+    cap: int | None = None
+    #: records dropped once the cap was reached
+    dropped: int = 0
 
     def interval(self, path: str, lane: str, name: str, cat: str, start: int, end: int,
                  args: dict[str, Any] | None = None) -> None:
@@ -122,6 +126,23 @@ class Recorder:
     def flow(self, flow_id: int, name: str, src: tuple[str, str], t_src: int,
              dst: tuple[str, str], t_dst: int) -> None:
         self.flows.append(Flow(flow_id, name, src, t_src, dst, t_dst))
+
+    def check_cap(self) -> bool:
+        """Once ``cap`` records are kept, keep no more: later ones are only counted in
+        :attr:`dropped`, so a long run's trace cannot exhaust memory (about 170 B a record).
+        Called between layers, off the hot path; True once recording has stopped."""
+        if self.cap is None or self.__dict__.get("interval") == self._drop:
+            return self.cap is not None
+        kept = (len(self._raw) + len(self._done) + len(self._raw_counters)
+                + len(self._counters) + len(self.instants) + len(self.flows))
+        if kept < self.cap:
+            return False
+        for method in ("interval", "moved", "counter", "instant", "flow"):
+            setattr(self, method, self._drop)
+        return True
+
+    def _drop(self, *record: Any) -> None:
+        self.dropped += 1
 
     def tracks(self) -> list[tuple[str, str]]:
         """Every (path, lane) with an interval, in natural path order."""

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import desim
+from desim import schema
 from desim.errors import DesimError
 from desim.trace import chrome
 from desim.trace.recorder import Recorder
@@ -82,7 +85,7 @@ def open_run(path: str | os.PathLike[str], trace: bool = True) -> TraceRun:
         raise DesimError(f"{p} does not exist; give a run directory (desim run -o DIR) or "
                          "a trace.json(.gz) file")
     if not p.is_dir():
-        return TraceRun(p, chrome.load(p), None, p)
+        return TraceRun(p, _load_trace(p), None, p)
     summary_path = p / "summary.json"
     summary = load_summary(summary_path) if summary_path.is_file() else None
     trace_path = next((p / n for n in TRACE_NAMES if (p / n).is_file()), None)
@@ -90,8 +93,22 @@ def open_run(path: str | os.PathLike[str], trace: bool = True) -> TraceRun:
         have = "only summary.json (a --no-trace run)" if summary else "neither file"
         raise DesimError(f"{p} holds no trace.json.gz ({have}); give a directory written "
                          "by 'desim run' without --no-trace, or a trace file")
-    rec = chrome.load(trace_path) if trace_path is not None else None
+    rec = _load_trace(trace_path) if trace_path is not None else None
     return TraceRun(p, rec, summary, trace_path)
+
+
+def _load_trace(path: Path) -> Recorder:
+    """The trace at ``path``; an unreadable file is a one-line error saying what to give."""
+    try:
+        return chrome.load(path)
+    except DesimError as exc:
+        text = str(exc)
+        if "desim run" in text:
+            raise
+        raise DesimError(f"{text}; give a trace.json(.gz) written by 'desim run'") from None
+    except zlib.error as exc:  # a damaged .gz
+        raise DesimError(f"{path} is not a readable trace file ({exc}); give a "
+                         "trace.json(.gz) written by 'desim run'") from None
 
 
 def load_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -100,7 +117,8 @@ def load_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         doc = json.loads(p.read_text())
     except FileNotFoundError:
-        raise DesimError(f"summary file {p} does not exist") from None
+        raise DesimError(f"summary file {p} does not exist; give a run directory written by "
+                         "'desim run'") from None
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise DesimError(f"{p} is not a readable summary.json ({exc}); re-run "
                          "'desim run' to write it again") from None
@@ -110,4 +128,9 @@ def load_summary(path: str | os.PathLike[str]) -> dict[str, Any]:
                          "'total_ps'); give the file 'desim run' wrote")
     if not isinstance(doc.get("layers", []), list):
         raise DesimError(f"{p}: 'layers' must be a list (see docs/summary.md)")
+    try:  # every key the inspection commands read, as docs/summary.md gives it
+        schema.validate(doc, partial=True)
+    except DesimError as exc:
+        raise DesimError(f"{p}: {exc}; give the summary.json of a run of this desim "
+                         f"({desim.__version__}), or re-run 'desim run'") from None
     return doc

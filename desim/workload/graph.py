@@ -55,7 +55,8 @@ class Graph:
         for t in self.inputs:
             add(t, "the graph inputs")
             if t.const:
-                raise SpecError(f"graph {self.name}: input '{t.name}' is a constant")
+                raise SpecError(f"graph {self.name}: input '{t.name}' is a constant; graph "
+                                "inputs must be activations")
         for op in self.ops:
             if op.name in ops_by_name:
                 raise SpecError(f"graph {self.name}: two ops are named '{op.name}'; "
@@ -66,7 +67,7 @@ class Graph:
             out = op.output.name
             if out in producer or any(t.name == out for t in self.inputs):
                 raise SpecError(f"graph {self.name}: tensor '{out}' is written twice "
-                                f"(by op {op.name})")
+                                f"(by op {op.name}); give each op its own output tensor")
             producer[out] = op
             for t in op.inputs:
                 consumers.setdefault(t.name, []).append(op)
@@ -75,11 +76,13 @@ class Graph:
             for t in op.inputs:
                 if not t.const and t.name not in producer and t.name not in input_names:
                     raise SpecError(f"graph {self.name}: op {op.name} reads '{t.name}', which "
-                                    "no op produces and which is not a graph input")
+                                    "no op produces and which is not a graph input; give an "
+                                    "op that writes it, or list it among the inputs")
         for t in self.outputs:
             add(t, "the graph outputs")
             if t.name not in producer and t.name not in input_names:
-                raise SpecError(f"graph {self.name}: output '{t.name}' is never produced")
+                raise SpecError(f"graph {self.name}: output '{t.name}' is never produced; "
+                                "list only tensors an op writes (or graph inputs)")
         object.__setattr__(self, "_tensors", tensors)
         object.__setattr__(self, "_producer", producer)
         object.__setattr__(self, "_consumers", {k: tuple(v) for k, v in consumers.items()})
@@ -134,7 +137,8 @@ class Graph:
                     heapq.heappush(ready, index[user.name])
         if len(order) != len(self.ops):
             stuck = sorted(set(index) - {op.name for op in order})
-            raise SpecError(f"graph {self.name} has a cycle through ops {', '.join(stuck[:5])}")
+            raise SpecError(f"graph {self.name} has a cycle through ops {', '.join(stuck[:5])}; "
+                            "an op must read only tensors produced before it")
         return tuple(order)
 
     def topological_order(self) -> tuple[Op, ...]:
@@ -152,7 +156,8 @@ class Graph:
             for t in op.inputs:
                 if not t.const and t.name not in done:
                     raise SpecError(f"execution order: op {op.name} runs before "
-                                    f"'{t.name}' is produced")
+                                    f"'{t.name}' is produced; order ops after their "
+                                    "producers")
             done.add(op.output.name)
         return ops
 

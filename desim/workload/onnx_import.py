@@ -52,6 +52,15 @@ SUPPORTED_OPS = (
 
 _NCHW_TO_NHWC = (0, 2, 3, 1)
 
+#: the kind of value of each node attribute the importer reads
+_ATTR_KINDS = {
+    **dict.fromkeys(("strides", "dilations", "pads", "kernel_shape", "axes"), "ints"),
+    **dict.fromkeys(("group", "axis", "transA", "transB", "ceil_mode", "count_include_pad",
+                     "channels_last", "allowzero", "value_int"), "int"),
+    **dict.fromkeys(("alpha", "beta", "epsilon", "min", "max", "value_float"), "float"),
+    **dict.fromkeys(("auto_pad", "mode"), "text"),
+}
+
 #: QLinear ops: (indices of quantised activation inputs, index of the output scale)
 _QLINEAR_IO: dict[str, Callable[[int], tuple[tuple[int, ...], int]]] = {
     "QLinearConv": lambda n: ((0,), 6), "QLinearMatMul": lambda n: ((0,), 6),
@@ -71,7 +80,8 @@ def load_onnx(path: str | Path) -> Graph:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise SpecError(f"cannot read ONNX model {path}: {exc.strerror or exc}") from None
+        raise SpecError(f"cannot read ONNX model {path}: {exc.strerror or exc}; give a "
+                        "readable .onnx file") from None
     return parse_onnx(data, name=path.stem, source=str(path))
 
 
@@ -89,16 +99,28 @@ def parse_onnx(model: Any, name: str | None = None, source: str = "<onnx>") -> G
             if not raised_in(exc, ("google", "onnx")):
                 raise
             raise SpecError(f"{source} is not a readable ONNX model (truncated or not a "
-                            f"model: {exc})") from None
+                            f"model: {exc}); export or download the model again") from None
     if not model.graph.node:
-        raise SpecError(f"{source} is not an ONNX model with a graph (no nodes found)")
+        raise SpecError(f"{source} is not an ONNX model with a graph (no nodes found); give "
+                        "a .onnx file that holds the network's graph")
     try:
         inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
     except Exception as exc:
         if not raised_in(exc, ("onnx",)):
             raise
-        raise SpecError(f"{source}: ONNX shape inference failed: {exc}") from None
-    return _Importer(onnx, model, inferred, source).run(name or model.graph.name or "model")
+        raise SpecError(f"{source}: ONNX shape inference failed: {exc}; check the model with "
+                        "onnx.checker.check_model, or export it again") from None
+    try:
+        return _Importer(onnx, model, inferred, source).run(name or model.graph.name or "model")
+    except SpecError as exc:
+        if str(exc).startswith(source):
+            raise
+        raise SpecError(f"{source}: {exc}") from None
+    except Exception as exc:  # numpy or onnx refusing the file's arrays: the file's fault
+        if not raised_in(exc, ("numpy", "onnx", "google")):
+            raise
+        raise SpecError(f"{source}: malformed model ({type(exc).__name__}: {exc}); check it "
+                        "with onnx.checker.check_model, or export it again") from None
 
 
 @dataclass
@@ -154,7 +176,8 @@ class _Importer:
                 if not raised_in(exc, ("onnx", "numpy", "google")):
                     raise
                 raise self.fail(f"cannot read initializer '{init.name}' (external or corrupt "
-                                f"data: {exc})") from None
+                                f"data: {exc}); save the model with its weights inside "
+                                "(save_as_external_data=False)") from None
         for vi in (*self.inferred.graph.value_info, *self.inferred.graph.output):
             tt = vi.type.tensor_type
             if tt.HasField("shape"):
@@ -168,9 +191,11 @@ class _Importer:
             if op_type not in SUPPORTED_OPS:
                 raise self.fail(f"unsupported ONNX op {op_type} (node '{n.name or i}'); "
                                 f"supported: {', '.join(SUPPORTED_OPS)}")
+            node_name = n.name or f"{n.op_type}_{i}"
             attrs = {a.name: helper.get_attribute_value(a) for a in n.attribute}
-            self.nodes.append(_Node(n.op_type, n.name or f"{n.op_type}_{i}", list(n.input),
-                                    list(n.output), attrs))
+            self._check_attrs(op_type, node_name, attrs)
+            self.nodes.append(_Node(n.op_type, node_name, list(n.input), list(n.output),
+                                    attrs))
         self.outputs = [o.name for o in g.output]
         self._fold_constants()
         self._fold_batchnorm()
@@ -182,9 +207,31 @@ class _Importer:
         ops = [op for node in self.nodes for op in self._convert(node)]
         missing = [o for o in self.outputs if o not in self.tensors]
         if missing:
-            raise self.fail(f"graph output '{missing[0]}' is never produced")
+            raise self.fail(f"graph output '{missing[0]}' is never produced; list only "
+                            "outputs a node writes")
         return Graph(name, tuple(ops), tuple(inputs), tuple(self.tensors[o] for o in self.outputs),
                      self.source)
+
+    def _check_attrs(self, op_type: str, name: str, attrs: dict[str, Any]) -> None:
+        """Refuse an attribute the importer reads whose value has the wrong kind."""
+        for key, value in attrs.items():
+            kind = _ATTR_KINDS.get(key)
+            if kind == "ints":
+                ok = isinstance(value, list | tuple) and all(
+                    isinstance(v, int) and not isinstance(v, bool) for v in value)
+            elif kind == "int":
+                ok = isinstance(value, int) and not isinstance(value, bool)
+            elif kind == "float":
+                ok = isinstance(value, int | float) and not isinstance(value, bool)
+            elif kind == "text":
+                ok = isinstance(value, str | bytes)
+            else:
+                ok = True
+            if not ok:
+                what = {"ints": "a list of integers", "int": "an integer", "float": "a number",
+                        "text": "a string"}[kind or ""]
+                raise self.fail(f"{op_type} node '{name}': attribute '{key}' must be {what}, "
+                                f"got {value!r:.40}; export the model again")
 
     def _input_shapes(self) -> list[tuple[str, tuple[int, ...], str]]:
         """Name, static NCHW shape and dtype of each graph input (initializers excluded)."""
@@ -216,8 +263,8 @@ class _Importer:
         name = self.onnx.helper.tensor_dtype_to_np_dtype(elem_type).name \
             if elem_type else "undefined"
         if name not in ("float32", "float16", "int8", "uint8", "int16", "int32", "int64"):
-            raise self.fail(f"tensor '{what}' has element type {name}, which desim does not "
-                            "support")
+            raise self.fail(f"tensor '{what}' has element type {name}; supported: float32, "
+                            "float16, int8, uint8, int16, int32, int64")
         return str(name)
 
     # -- normalisation passes ---------------------------------------------------------
@@ -337,7 +384,7 @@ class _Importer:
                             (Activation.RELU_N1_TO_1, (-1.0, 1.0))):
             if (lo, hi) == bounds:
                 return act
-        raise self.fail(f"Clip node '{n.name}' clamps to [{lo}, {hi}]; desim supports "
+        raise self.fail(f"Clip node '{n.name}' clamps to [{lo}, {hi}]; supported: "
                         "[0, inf), [0, 6] and [-1, 1]")
 
     def _collect_quant(self) -> None:
@@ -406,7 +453,7 @@ class _Importer:
                 a is not None and a != b for a, b in zip(inferred, onnx_shape, strict=True)):
             raise self.fail(f"{n.op_type} node '{n.name}': computed output shape "
                             f"{list(onnx_shape)} differs from ONNX shape inference "
-                            f"{list(inferred)}")
+                            f"{list(inferred)}; export the model again (its shapes disagree)")
         self.onnx_shapes[name] = onnx_shape
         dtype = self.out_dtype.get(name, dtype)
         quant = None
@@ -431,14 +478,22 @@ class _Importer:
         if q is not None:
             data, quant = q.data, q.quant
             if quant.axis is not None:
+                if quant.axis not in perm:
+                    raise self.fail(f"{n.op_type} node '{n.name}': weights '{name}' are "
+                                    f"quantised per channel along axis {quant.axis}, but "
+                                    f"have {len(perm)} dimensions; give an axis below "
+                                    f"{len(perm)}")
                 quant = Quant(quant.scale, quant.zero_point, perm.index(quant.axis))
         elif name in self.consts:
             data, quant = self.consts[name], None
         else:
             raise self.fail(f"{n.op_type} node '{n.name}': weights '{name}' must be constant")
+        if data.ndim != len(perm):
+            raise self.fail(f"{n.op_type} node '{n.name}': weights '{name}' have shape "
+                            f"{list(data.shape)}; expected {len(perm)} dimensions")
         if x.quant is not None and quant is None:
             raise self.fail(f"{n.op_type} node '{n.name}': weights '{name}' are not quantised "
-                            "but the op's input is")
+                            "but the op's input is; quantise them too (DequantizeLinear)")
         data = np.ascontiguousarray(np.transpose(data, perm))
         return Tensor(name, data.shape, str(data.dtype), quant, True, data)
 
@@ -494,7 +549,8 @@ class _Importer:
                                        (w, kernel[1], strides[1], pad.left, pad.right)):
                 if (size + a + b2 - k) % st:
                     raise self.fail(f"{n.op_type} node '{n.name}': ceil_mode=1 changes the "
-                                    "output size here; desim supports floor mode")
+                                    "output size here; export it with ceil_mode=0 (only floor "
+                                    "mode is supported)")
         return (int(strides[0]), int(strides[1])), (int(dil[0]), int(dil[1])), pad
 
     def _out4(self, n: _Node, x: Tensor, kernel: tuple[int, int], stride: tuple[int, int],
@@ -553,6 +609,10 @@ class _Importer:
         if x.name in self.chw:  # flattened from C x H x W: reorder columns to H x W x C
             c, h, wd = self.chw[x.name]
             assert w.data is not None
+            if w.shape[1] != c * h * wd:
+                raise self.fail(f"{n.op_type} node '{n.name}': weights '{w.name}' take "
+                                f"{w.shape[1]} inputs, but the flattened input has "
+                                f"{c} x {h} x {wd} = {c * h * wd}; fix the shapes")
             data = w.data.reshape(-1, c, h, wd).transpose(0, 2, 3, 1).reshape(w.shape)
             w = Tensor(w.name, w.shape, w.dtype, w.quant, True, np.ascontiguousarray(data))
         b = self._bias(n, bias, x, w)

@@ -107,14 +107,15 @@ class Op:
         for attr in ("kernel", "stride", "dilation"):
             object.__setattr__(self, attr, _pair(name, attr, getattr(self, attr)))
         if act is not Activation.NONE and kind not in FUSES_ACTIVATION:
-            raise SpecError(f"op {name}: a {kind} op cannot fuse activation '{act}'")
+            raise SpecError(f"op {name}: a {kind} op cannot fuse activation '{act}'; set "
+                            "activation none")
         if kind in WEIGHTED:
             if self.weights is None:
                 raise SpecError(f"op {name}: a {kind} op needs weights")
             if not self.weights.const:
                 raise SpecError(f"op {name}: weights '{self.weights.name}' must be constant")
         elif self.weights is not None or self.bias is not None:
-            raise SpecError(f"op {name}: a {kind} op takes no weights or bias")
+            raise SpecError(f"op {name}: a {kind} op takes no weights or bias; drop them")
         _CHECKS[kind](self)
 
     def __repr__(self) -> str:
@@ -198,11 +199,13 @@ def _check_window(op: Op, out_c: int) -> None:
     ho = window_output(x.shape[1], op.kernel[0], op.stride[0], p.top, p.bottom, op.dilation[0])
     wo = window_output(x.shape[2], op.kernel[1], op.stride[1], p.left, p.right, op.dilation[1])
     if ho < 1 or wo < 1:
-        raise _fail(op, f"kernel {op.kernel} does not fit the padded input {x.shape}")
+        raise _fail(op, f"kernel {op.kernel} does not fit the padded input {x.shape}; use a "
+                        "smaller kernel or a larger input")
     expected = (x.shape[0], ho, wo, out_c)
     if y.shape != expected:
         raise _fail(op, f"output shape {y.shape} differs from {expected} given input {x.shape}, "
-                        f"kernel {op.kernel}, stride {op.stride}, padding {p}")
+                        f"kernel {op.kernel}, stride {op.stride}, padding {p}; fix the output "
+                        "shape or the op's attributes")
 
 
 def _check_bias(op: Op, channels: int) -> None:
@@ -220,7 +223,8 @@ def _check_conv(op: Op) -> None:
         raise _fail(op, f"weights {w.name} must be (Co, Kh, Kw, Ci={op.input.shape[-1]}), "
                         f"has {w.shape}")
     if op.kernel != w.shape[1:3]:
-        raise _fail(op, f"kernel {op.kernel} differs from the weights' {w.shape[1:3]}")
+        raise _fail(op, f"kernel {op.kernel} differs from the weights' {w.shape[1:3]}; fix "
+                        "the kernel or the weights")
     _check_window(op, w.shape[0])
     _check_bias(op, w.shape[0])
 
@@ -234,7 +238,8 @@ def _check_depthwise(op: Op) -> None:
         raise _fail(op, f"weights {w.name} must be (1, Kh, Kw, C*multiplier) with C={ci}, "
                         f"has {w.shape}")
     if op.kernel != w.shape[1:3]:
-        raise _fail(op, f"kernel {op.kernel} differs from the weights' {w.shape[1:3]}")
+        raise _fail(op, f"kernel {op.kernel} differs from the weights' {w.shape[1:3]}; fix "
+                        "the kernel or the weights")
     _check_window(op, w.shape[3])
     _check_bias(op, w.shape[3])
 
@@ -249,14 +254,14 @@ def _check_fc(op: Op) -> None:
     x, y = op.input, op.output
     if x.size % n_in or y.shape[-1] != n_out or y.size != x.size // n_in * n_out:
         raise _fail(op, f"input {x.shape} and output {y.shape} do not match weights "
-                        f"(Nout={n_out}, Nin={n_in})")
+                        f"(Nout={n_out}, Nin={n_in}); fix the shapes")
     _check_bias(op, n_out)
 
 
 def _check_pool(op: Op) -> None:
     _n_inputs(op, 1)
     if op.dilation != (1, 1):
-        raise _fail(op, "pooling takes no dilation")
+        raise _fail(op, "pooling takes no dilation; set dilation 1")
     _check_window(op, op.input.shape[-1])
 
 
@@ -271,7 +276,8 @@ def _check_add(op: Op) -> None:
 def _normalise_axis(op: Op, rank: int) -> None:
     axis = op.axis + rank if op.axis < 0 else op.axis
     if not 0 <= axis < rank:
-        raise _fail(op, f"axis {op.axis} is out of range for rank {rank}")
+        raise _fail(op, f"axis {op.axis} is out of range for rank {rank}; give an axis from "
+                        f"{-rank} to {rank - 1}")
     object.__setattr__(op, "axis", axis)
 
 
@@ -284,16 +290,17 @@ def _check_concat(op: Op) -> None:
     for t in op.inputs:
         if t.rank != y.rank or t.shape[:ax] + t.shape[ax + 1:] != y.shape[:ax] + y.shape[ax + 1:]:
             raise _fail(op, f"input {t.name} {t.shape} does not concatenate into {y.shape} "
-                            f"along axis {ax}")
+                            f"along axis {ax}; fix the shapes")
     if sum(t.shape[ax] for t in op.inputs) != y.shape[ax]:
-        raise _fail(op, f"inputs' sizes along axis {ax} do not sum to the output's {y.shape}")
+        raise _fail(op, f"inputs' sizes along axis {ax} do not sum to the output's {y.shape}; "
+                        "fix the shapes")
 
 
 def _check_reshape(op: Op) -> None:
     _n_inputs(op, 1)
     if op.input.size != op.output.size:
         raise _fail(op, f"cannot reshape {op.input.shape} ({op.input.size} elements) into "
-                        f"{op.output.shape}")
+                        f"{op.output.shape}; the element counts must agree")
 
 
 def _check_pad(op: Op) -> None:
@@ -304,7 +311,8 @@ def _check_pad(op: Op) -> None:
                         f"dimensions, got {op.pads}")
     expected = tuple(d + a + b for d, (a, b) in zip(x.shape, op.pads, strict=True))
     if y.shape != expected:
-        raise _fail(op, f"output shape {y.shape} differs from {expected}")
+        raise _fail(op, f"output shape {y.shape} differs from {expected}; fix the output "
+                        "shape or the pads")
 
 
 def _check_softmax(op: Op) -> None:
@@ -313,14 +321,16 @@ def _check_softmax(op: Op) -> None:
     if op.axis != op.input.rank - 1:
         raise _fail(op, f"softmax runs over the last axis only, got axis {op.axis}")
     if op.output.shape != op.input.shape:
-        raise _fail(op, f"output shape {op.output.shape} differs from input {op.input.shape}")
+        raise _fail(op, f"output shape {op.output.shape} differs from input {op.input.shape}; "
+                        "it must keep the input's shape")
 
 
 def _check_quantize(op: Op) -> None:
     """quantize: float (or integer, to requantise) -> integer; dequantize: integer -> float."""
     _n_inputs(op, 1)
     if op.output.shape != op.input.shape:
-        raise _fail(op, f"output shape {op.output.shape} differs from input {op.input.shape}")
+        raise _fail(op, f"output shape {op.output.shape} differs from input {op.input.shape}; "
+                        "it must keep the input's shape")
     want_int = op.kind is OpKind.QUANTIZE
     if (op.output.dtype in INTEGER_DTYPES) != want_int:
         raise _fail(op, f"output {op.output.name} must be an "

@@ -86,6 +86,9 @@ class Tensor:
         if any(d < 0 for d in shape):
             raise SpecError(f"tensor {self.name}: dynamic or negative dimension in shape "
                             f"{shape}; desim needs static shapes")
+        if any(d == 0 for d in shape):
+            raise SpecError(f"tensor {self.name}: shape {shape} has a zero dimension; every "
+                            "dimension needs at least one element")
         object.__setattr__(self, "shape", shape)
         if self.dtype not in DTYPE_BYTES:
             raise SpecError(f"tensor {self.name}: unknown dtype '{self.dtype}'; "
@@ -111,7 +114,7 @@ class Tensor:
                                 f"got {got}")
             if arr.shape != shape:
                 raise SpecError(f"tensor {self.name}: data shape {arr.shape} differs from "
-                                f"shape {shape}")
+                                f"shape {shape}; the data must have the tensor's shape")
             if arr.flags.writeable:
                 arr = arr.copy()
                 arr.flags.writeable = False

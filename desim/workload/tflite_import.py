@@ -46,7 +46,8 @@ def load_tflite(path: str | Path) -> Graph:
     try:
         buf = path.read_bytes()
     except OSError as exc:
-        raise SpecError(f"cannot read TFLite model {path}: {exc.strerror or exc}") from None
+        raise SpecError(f"cannot read TFLite model {path}: {exc.strerror or exc}; give a "
+                        "readable .tflite file") from None
     return parse_tflite(buf, name=path.stem, source=str(path))
 
 
@@ -62,13 +63,16 @@ def parse_tflite(buf: bytes, name: str = "model", source: str = "<bytes>") -> Gr
                         "give a .tflite file")
     try:
         return _Reader(tflite, buf, name, source).graph()
-    except SpecError:
-        raise
+    except SpecError as exc:
+        if str(exc).startswith(source):
+            raise
+        raise SpecError(f"{source}: {exc}") from None
     except Exception as exc:
         if not raised_in(exc, _READER_PACKAGES):
             raise
         raise SpecError(f"{source}: TFLite file is truncated or corrupt "
-                        f"({type(exc).__name__}: {exc})") from None
+                        f"({type(exc).__name__}: {exc}); convert or download the model "
+                        "again") from None
 
 
 def raised_in(exc: BaseException, packages: tuple[str, ...]) -> bool:
@@ -92,7 +96,7 @@ class _Reader:
         self.tfl, self.buf, self.name, self.source = tfl, buf, name, source
         self.model = tfl.Model.GetRootAsModel(buf, 0)
         if self.model.SubgraphsLength() < 1:
-            raise SpecError(f"{source}: TFLite model has no subgraph")
+            raise SpecError(f"{source}: TFLite model has no subgraph; convert the model again")
         self.sg = self.model.Subgraphs(0)
         self.tensors: dict[int, Tensor] = {}
         self.names: set[str] = set()
@@ -109,7 +113,8 @@ class _Reader:
 
     def _read_tensor(self, index: int) -> Tensor:
         if not 0 <= index < self.sg.TensorsLength():
-            raise self.fail(f"tensor index {index} out of range")
+            raise self.fail(f"tensor index {index} out of range (a corrupt file); convert the "
+                            "model again")
         t = self.sg.Tensors(index)
         name = (t.Name() or b"").decode("utf-8", "replace") or f"tensor_{index}"
         if name in self.names:

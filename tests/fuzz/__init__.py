@@ -1,0 +1,1 @@
+"""Fuzzing every input surface of desim against its error contract (see contract.py)."""
