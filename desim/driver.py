@@ -49,7 +49,7 @@ def elaborate(platform: PlatformLike, overrides: Mapping[str, Any] | None = None
     return plat, sim, spec, plat.build(sim, spec)
 
 
-def _capping(progress: Callable[[Sim, int, int], None] | None,
+def capping(progress: Callable[[Sim, int, int], None] | None,
              tracer: Recorder | None) -> Callable[[Sim, int, int], None] | None:
     """``progress``, also applying the trace's record cap after each layer."""
     if tracer is None or tracer.cap is None:
@@ -62,7 +62,7 @@ def _capping(progress: Callable[[Sim, int, int], None] | None,
     return step
 
 
-def _check_seed(seed: Any) -> None:
+def check_seed(seed: Any) -> None:
     """Refuse a seed that is not a whole number >= 0 (numpy's generators take no other)."""
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise SpecError(f"seed {seed!r}: give a whole number >= 0")
@@ -84,7 +84,7 @@ def simulate(platform: PlatformLike, workload: Any, *, seed: int = 0,
     limit; see :mod:`desim.limits`). A trace keeps at most ``trace_cap`` records (None: no
     cap); ``result.tracer.dropped`` counts those dropped beyond it.
     """
-    _check_seed(seed)
+    check_seed(seed)
     wl = load_workload(str(workload)) if isinstance(workload, str | Path) else workload
     functional = functional or inputs is not None
     if functional:  # bad input fails here, before anything is built
@@ -98,7 +98,7 @@ def simulate(platform: PlatformLike, workload: Any, *, seed: int = 0,
             source = "array" if isinstance(inputs, np.ndarray) else str(inputs)
     limits.check_trace_cap(trace_cap)
     plat, sim, spec, soc = elaborate(platform, overrides, seed, trace, trace_cap)
-    sim.progress = _capping(progress, sim.tracer)
+    sim.progress = capping(progress, sim.tracer)
     plan = soc.map(wl)  # validation and mapping, before anything runs
     limits.check(limits.schedule_work(soc, plan), max_minutes)
     fn = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from desim.cli.args import parse_sets
@@ -24,7 +25,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Simulate one training step (forward, loss, backward, update) and write summary,
     trace and timeline; with --functional, also train on real tensors for --steps."""
     from desim.cli.progress import Progress
-    from desim.result import output_dir
+    from desim.result import output_dir, staged, unstaged
     from desim.training.report import format_training
     from desim.training.run import train
 
@@ -34,13 +35,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         from desim.errors import SpecError
 
         raise SpecError("--steps counts functional training steps; add --functional")
-    with output_dir(args.outdir), Progress() as progress:
+    # checked and locked before simulating, removed if the run fails; outputs all or none
+    with output_dir(args.outdir, "desim train") as out, Progress() as progress:
         result = train(args.platform, args.workload, options, seed=args.seed,
                        overrides=overrides, trace=not args.no_trace, progress=progress,
                        functional_steps=(args.steps or 20) if args.functional else 0,
-                       data=args.data)
-        paths = result.write(args.outdir)
+                       data=args.data, max_minutes=args.max_minutes,
+                       trace_cap=args.trace_cap or None)
+        with staged(out) as stage:
+            paths = result.write(stage)
+        paths = unstaged(paths, stage, out)
     print(format_training(result.summary))
+    rec = result.tracer
+    if rec is not None and rec.dropped:
+        print(f"desim: warning: the trace reached its cap of {args.trace_cap:,} records and "
+              f"dropped {rec.dropped:,} more (their timing is in the summary); raise the cap "
+              "with --trace-cap N (0: no cap)", file=sys.stderr)
     print("\nwrote " + ", ".join(str(p) for p in paths.values()))
     return 0
 
@@ -82,6 +92,7 @@ def add_step_options(p: argparse.ArgumentParser) -> None:
 
 def add_parser(sub: Any) -> None:
     """Register ``desim train`` on the top-level subparsers."""
+    from desim.limits import DEFAULT_MAX_MINUTES, DEFAULT_TRACE_CAP
     from desim.soc.loader import DEFAULT_PLATFORM
     from desim.workload import DEFAULT_WORKLOAD
 
@@ -97,6 +108,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a platform parameter by its dotted key")
     p.add_argument("--no-trace", action="store_true", help="do not record a trace")
+    p.add_argument("--trace-cap", type=int, default=DEFAULT_TRACE_CAP, metavar="N",
+                   help=f"keep at most N trace records (default: {DEFAULT_TRACE_CAP:,}; 0: "
+                        "no cap)")
+    p.add_argument("--max-minutes", type=float, default=DEFAULT_MAX_MINUTES, metavar="M",
+                   help="refuse a step estimated to take longer than M minutes to simulate "
+                        f"(default: {DEFAULT_MAX_MINUTES:g}; 0: no limit)")
     add_step_options(p)
     p.add_argument("--functional", action="store_true",
                    help="also train on real float tensors (numba kernels)")

@@ -20,7 +20,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
-from desim.driver import PlatformLike, elaborate
+from desim import limits
+from desim.driver import PlatformLike, capping, check_seed, elaborate
 from desim.errors import SpecError
 from desim.hw.cluster import Cluster
 from desim.hw.fp_kernels import SIMD, UNROLLED, FpJob
@@ -60,12 +61,16 @@ def autotune(step: TrainingStep, cluster: Cluster) -> dict[str, str]:
 def train(platform: PlatformLike, workload: Any, options: TrainOptions | None = None, *,
           seed: int = 0, overrides: Mapping[str, Any] | None = None, trace: bool = False,
           progress: Callable[[Sim, int, int], None] | None = None,
-          functional_steps: int = 0, data: str | Path | None = None) -> RunResult:
+          functional_steps: int = 0, data: str | Path | None = None,
+          max_minutes: float | None = limits.DEFAULT_MAX_MINUTES,
+          trace_cap: int | None = limits.DEFAULT_TRACE_CAP) -> RunResult:
     """Simulate one training step of ``workload`` on ``platform``; the summary has a
     ``training`` block (see docs/training.md). ``functional_steps`` > 0 also trains the
     graph on real float tensors for that many steps (on ``data``, an ``.npz`` with arrays
-    ``x`` and ``y``, or a generated task) and adds its figures as ``training.functional``."""
+    ``x`` and ``y``, or a generated task) and adds its figures as ``training.functional``.
+    ``max_minutes`` and ``trace_cap`` limit the run as they do :func:`desim.simulate`'s."""
     options = options or TrainOptions()
+    check_seed(seed)
     graph = load_workload(str(workload)) if isinstance(workload, str | Path) else workload
     if not isinstance(graph, Graph):
         raise SpecError(f"training needs a DNN graph (a zoo name or a model file), not the "
@@ -75,8 +80,9 @@ def train(platform: PlatformLike, workload: Any, options: TrainOptions | None = 
         from desim.training.functional import load_data
 
         arrays = load_data(data)
-    plat, sim, spec, soc = elaborate(platform, overrides, seed, trace)
-    sim.progress = progress
+    limits.check_trace_cap(trace_cap)
+    plat, sim, spec, soc = elaborate(platform, overrides, seed, trace, trace_cap)
+    sim.progress = capping(progress, sim.tracer)
     base = soc.engines.get("cluster")
     if base is None:
         raise SpecError(f"{plat.name} has no cluster of cores to run the training kernels "
@@ -104,6 +110,8 @@ def train(platform: PlatformLike, workload: Any, options: TrainOptions | None = 
     schedule, placement = _plan(step, target, kernels, extra, options)
     if inference is not None:
         schedule = replace(schedule, engines=inference.engines)
+    limits.check(limits.schedule_work(soc, schedule), max_minutes,
+                 instead="train fewer layers (--trainable last:N) or a smaller workload")
     soc.engines["cluster"] = FpClusterEngine(cluster)
     if options.aimc_training:
         soc.engines["aimc_write"] = AnalogWriteEngine(soc.engines["aimc"].aimc)
