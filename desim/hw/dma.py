@@ -81,17 +81,18 @@ class DmaSpec(Spec):
     """A multi-channel DMA engine; the defaults describe the PULP cluster mchan."""
 
     channels: int = param(
-        1, ge=1, doc="independent channels, each with its own queue, served in parallel",
+        1, ge=1, le=64, doc="independent channels, each with its own queue, served in "
+        "parallel; at most 64, far above the few channels of MCU-class DMA engines",
         source="one cluster DMA engine per PULP cluster (gvsoc pulp_open cluster.py)")
     queue_depth: int = param(
-        2, ge=1, doc="descriptors waiting per channel; a submit blocks while it is full",
+        2, ge=1, le=1024, doc="descriptors waiting per channel; a submit blocks while it is full",
         source=f"mchan v7 core queue depth 2 ({_MCHAN})")
     max_burst_bytes: int = param(
         256, unit="B", ge=1, doc="largest burst: sets the pipeline fill, and the modelled "
                                  "transaction when copying burst by burst",
         source=f"mchan v7 max_burst_length 256 B ({_MCHAN})")
     outstanding: int = param(
-        8, ge=1, doc="bursts in flight per channel",
+        8, ge=1, le=256, doc="bursts in flight per channel; at most 256, far above mchan's 8",
         source=f"mchan v7 up to 8 outstanding external reads and 8 writes ({_MCHAN})")
     setup_cycles: int = param(
         12, unit="cycles", ge=0, doc="per-descriptor programming and start cost",

@@ -55,10 +55,12 @@ class SramSpec(Spec):
         4, unit="B", ge=1, doc="bank word width (interleaving granule)",
         source="PULP cluster L1 32-bit word interleaving (gvsoc l1_subsystem.py)")
     latency_cycles: int = param(
-        1, unit="cycles", ge=0, doc="access latency of the first word",
+        1, unit="cycles", ge=0, le=10_000, doc="access latency of the first word; at most "
+        "10,000 cycles, far beyond any on-chip SRAM (tens of cycles)",
         source="single-cycle TCDM access (Rahimi et al., DATE 2011, shared-L1 interconnect)")
     port_bytes_per_cycle: float = param(
-        64.0, unit="B/cycle", gt=0, doc="bandwidth shared by all masters",
+        64.0, unit="B/cycle", ge=0.01, doc="bandwidth shared by all masters; at least 0.01 "
+        "B/cycle (a byte every 100 cycles)",
         source="16 banks x 4 B: every bank serves one word per cycle")
     bank_conflict_factor: float = param(
         1.0, ge=0, le=1, doc="weight of the random-address bank-conflict slowdown s(k) while "
