@@ -30,12 +30,11 @@ class FpClusterEngine(ClusterEngine):
         rows = tile.r1 - tile.r0
         if p.kind == "matmul":
             cols = tile.c1 - tile.c0
-            # im2col / transposes: once per column block of B (its first row tile)
-            copies = p.copies * cols if tile.r0 == 0 else 0
-            if p.axis == "m":
-                job = replace(p, n=p.n, m=cols, copies=copies)
-            else:
-                job = replace(p, n=rows, m=cols, copies=copies)
+            depth = tile.macs // (rows * cols)  # a block of the reduction when K is cut
+            # im2col / transposes: once per block of B (a column block's first row tile,
+            # or every tile when the reduction is cut)
+            copies = (p.copies * cols * depth // p.k if depth < p.k or tile.r0 == 0 else 0)
+            job = replace(p, n=p.n if p.axis == "m" else rows, m=cols, k=depth, copies=copies)
         else:
             job = replace(p, n=rows)
         fn = rt.fn.tile_fn(layer, tile) if rt.fn is not None else None

@@ -12,8 +12,10 @@ one. The im2col and transpose buffers are built in L1, per tile.
 Tiling: a matrix multiply ``C[N x M] = A[N x K] B[K x M]`` is cut into ``n x m`` output
 tiles that fit L1 (double-buffered when there is more than one), looping over column
 blocks of B outside and row blocks of A inside, so B moves once and A once per column
-block; among the tile shapes that fit, the one moving the fewest bytes (plus 1 KiB per
-tile for its fixed costs, as the inference tiler) wins. A direct kernel is cut by
+block; when not even one row and column of the whole reduction fit, K is cut too, the
+partial sums staying in L1 until the reduction's last block. Among the tile shapes that
+fit, the one moving the fewest bytes (plus 1 KiB per tile for its fixed costs, as the
+inference tiler) wins. A direct kernel is cut by
 channels, an elementwise pass by elements. Operands copied into L1 as im2col (the raw
 input, its share per column block) or transposed (the weights) count their source
 bytes.
@@ -224,21 +226,26 @@ class Planner:
         a_bytes = self.tensor_bytes(a_src, N * K * e)
         b_bytes = self.tensor_bytes(b_src, K * M * e)
         best = None
-        for m in _halvings(M):
-            for n in _halvings(N):
-                tiles = -(-N // n) * -(-M // m)
-                need = (n * K + K * m + n * m) * e
-                if not _fits(self.l1, need, tiles):
-                    continue
-                moved = a_bytes * -(-M // m) + b_bytes + N * M * e + TILE_COST * tiles
-                if best is None or moved < best[0]:
-                    best = (moved, n, m, tiles, need)
-                break  # larger n for this m moves fewer bytes; smaller ones need not be tried
+        for kt in _halvings(K):
+            for m in _halvings(M):
+                for n in _halvings(N):
+                    tiles = -(-N // n) * -(-M // m) * -(-K // kt)
+                    need = (n * kt + kt * m + n * m) * e
+                    if not _fits(self.l1, need, tiles):
+                        continue
+                    # B stays in L1 across row blocks unless K is cut (then both reload)
+                    b_moves = b_bytes if kt == K else b_bytes * -(-N // n)
+                    moved = a_bytes * -(-M // m) + b_moves + N * M * e + TILE_COST * tiles
+                    if best is None or moved < best[0]:
+                        best = (moved, n, m, kt, tiles, need)
+                    break  # a larger n for this m moves fewer bytes
+            if best is not None:
+                break  # cut K only when no tile of the whole reduction fits
         if best is None:
-            raise SpecError(f"{prim.name}: one row and column of its {N} x {K} x {M} matrix "
-                            f"multiply ({(2 * K + 1) * e:,} B) do not fit L1 "
-                            f"({self.l1:,} B); enlarge l1.capacity_bytes")
-        _, n, m, n_tiles, need = best
+            raise SpecError(f"{prim.name}: one element of each operand of its {N} x {K} x "
+                            f"{M} matrix multiply does not fit L1 ({self.l1:,} B); enlarge "
+                            "l1.capacity_bytes")
+        _, n, m, kt, n_tiles, need = best
         tiles, idx = [], 0
         buf = self.t.l1.base
         out = prim.writes[0]
@@ -246,22 +253,28 @@ class Planner:
             c1 = min(M, c0 + m)
             for r0 in range(0, N, n):
                 r1 = min(N, r0 + n)
-                slot = buf + (idx % 2) * need if n_tiles > 1 else buf
-                a_l1, b_l1 = slot, slot + n * K * e
-                c_l1 = b_l1 + K * m * e
-                # a source larger than its L1 area (a strided input read in part) moves
-                # only what the area holds
-                loads = [self.copy(a_src, r0 * a_bytes // N,
-                                   min((r1 - r0) * a_bytes // N, (r1 - r0) * K * e), a_l1)]
-                if r0 == 0:  # a new column block of B
-                    loads.append(self.copy(b_src, c0 * b_bytes // M,
-                                           min((c1 - c0) * b_bytes // M, K * (c1 - c0) * e),
-                                           b_l1))
-                stores = (self.copy(out, (r0 * M + c0) * e, (r1 - r0) * (c1 - c0) * e, c_l1),)
-                macs = (r1 - r0) * K * (c1 - c0)
-                tiles.append(Tile(idx, r0, r1, c0, c1, macs, tuple(loads), stores, b_l1, a_l1,
-                                  c_l1))
-                idx += 1
+                for k0 in range(0, K, kt):
+                    k1 = min(K, k0 + kt)
+                    slot = buf + (idx % 2) * need if n_tiles > 1 else buf
+                    a_l1, b_l1 = slot, slot + n * kt * e
+                    c_l1 = b_l1 + kt * m * e
+                    # a source larger than its L1 area (a strided input read in part) moves
+                    # only what the area holds
+                    share = (k1 - k0) / K
+                    loads = [self.copy(a_src, r0 * a_bytes // N, min(
+                        int((r1 - r0) * a_bytes * share) // N, (r1 - r0) * (k1 - k0) * e),
+                        a_l1)]
+                    if r0 == 0 or kt < K:  # a new block of B
+                        loads.append(self.copy(b_src, c0 * b_bytes // M, min(
+                            int((c1 - c0) * b_bytes * share) // M, (k1 - k0) * (c1 - c0) * e),
+                            b_l1))
+                    # partial sums stay in L1 until the last block of the reduction
+                    stores = (self.copy(out, (r0 * M + c0) * e, (r1 - r0) * (c1 - c0) * e,
+                                        c_l1),) if k1 == K else ()
+                    macs = (r1 - r0) * (k1 - k0) * (c1 - c0)
+                    tiles.append(Tile(idx, r0, r1, c0, c1, macs, tuple(loads), stores, b_l1,
+                                      a_l1, c_l1))
+                    idx += 1
         copies_per_col = prim.copies / M if M else 0
         payload = FpJob("matmul", N, K, M, kernel=kernel, axis=prim.axis,
                         copies=math.ceil(copies_per_col), simd=self.simd, elem_bytes=e,

@@ -149,3 +149,19 @@ def test_workloads_show_train_lists_the_primitives(capsys):
     assert main(["workloads", "show", "dscnn", "--train", "--trainable", "last:1"]) == 0
     out = capsys.readouterr().out
     assert "fully_connected_0.weight_grad" in out and "conv2d_4.weight_grad" not in out
+
+
+def test_a_reduction_too_deep_for_l1_is_cut_with_partial_sums_kept():
+    # the weight gradient of a conv over 128 x 128 pixels reduces over 16,384 of them: one
+    # row of dY alone (64 KiB in fp32) outgrows pulp_cluster's L1, so K is cut
+    from desim.workload.builder import GraphBuilder
+
+    b = GraphBuilder("wide")
+    x = b.conv2d(b.input((1, 128, 128, 4)), 8, 3)
+    b.fully_connected(b.flatten(b.global_avg_pool(x)), 4)
+    result = train("pulp_cluster", b.build(), TrainOptions(trainable="conv2d_0"))
+    layer = next(x for x in result.schedule.layers if x.name == "conv2d_0.weight_grad")
+    assert sum(t.macs for t in layer.tiles) == result.workload.ops[0].macs
+    out_tiles = {(t.r0, t.c0) for t in layer.tiles}
+    assert len(layer.tiles) > len(out_tiles)  # several reduction blocks per output tile
+    assert sum(1 for t in layer.tiles if t.stores) == len(out_tiles)  # stored once each
