@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 
 from desim.cli import main
+from desim.errors import SpecError
+from desim.soc.loader import load_platform
 
 SPEC = "from desim.soc.pulp import PulpSoc, SocSpec\n\n\ndef default_spec():\n" \
        "    return SocSpec()\n\n\n"
@@ -63,3 +65,18 @@ def test_crossbar_count_is_bounded(tmp_path, capsys):
                      str(tmp_path / "o"))
     assert code == 2 and "aimc.n_crossbars must be <= 1024" in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("key, value, named", [
+    ("dram.CL", "1e9", "dram.CL"),
+    ("cluster.ops.requant_cycles", "1e9", "cluster.ops.requant_cycles"),
+    ("cluster.fp.sgd_elem_cycles", "1e9", "cluster.fp.sgd_elem_cycles"),
+    ("cluster.l1_conflict_stall", "1e9", "cluster.l1_conflict_stall"),
+    ("l1.latency_cycles", "1e9", "l1.latency_cycles"),
+    ("l1.port_bytes_per_cycle", "1e-9", "l1.port_bytes_per_cycle"),
+    ("cl_dma.channels", "1e9", "cl_dma.channels"),
+])
+def test_timing_values_that_would_stretch_a_run_for_hours_are_refused(key, value, named):
+    # each made a flat_cluster run take hours (its cost grows with simulated time)
+    with pytest.raises(SpecError, match=named.split(".")[-1]):
+        load_platform("flat_cluster").default_spec().with_overrides({key: value})

@@ -80,8 +80,8 @@ class ClusterSpec(Spec):
         "and any L1 or AIMC built on the cluster's clock)",
         source="GAP9 cluster at 370 MHz (DORY GAP9 target)")
     l1_conflict_stall: float = param(
-        0.031, unit="cycles/access/core", ge=0, doc="average stall per core L1 access from "
-        "TCDM bank conflicts, per other busy core",
+        0.031, unit="cycles/access/core", ge=0, le=100, doc="average stall per core L1 access "
+        "from TCDM bank conflicts, per other busy core (at most 100)",
         source="calibrated: 15.5 MAC/cycle on 8 cores for a 3x3 conv, 32 -> 64 channels, "
         "16x16 output (PULP-NN peak, Garofalo et al. 2020); see docs/models/cluster.md")
     energy_pj_per_core_cycle: float = param(

@@ -33,14 +33,21 @@ takes each core's time as the larger of its cycles and its L1 traffic's memory t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from desim.errors import SpecError
 from desim.hw.jobs import KernelJob
 from desim.spec import Spec, param
 
 _PULPNN = "pulp-platform/pulp-nn 8bit kernels"
+
+
+#: the largest cycle cost a kernel parameter takes: kernel costs are a few to a few hundred
+#: cycles, and a run's length grows with them
+MAX_COST_CYCLES = 100_000
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,13 @@ class KernelCosts(Spec):
         6, unit="cycles/element", ge=1, doc="elementwise add with requantisation",
         source="derived: two scaled terms (2 mul/mac), rounding shift, clip, sb; the word "
         "loads of both inputs amortised over 4 elements")
+
+    def validate(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get("unit", "").startswith("cycles") and value > MAX_COST_CYCLES:
+                raise SpecError(f"{f.name} = {value} cycles is beyond any kernel's cost (a few "
+                                f"to a few hundred cycles); give at most {MAX_COST_CYCLES:,}")
 
 
 class CoreWork(NamedTuple):

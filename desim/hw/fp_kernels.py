@@ -27,6 +27,7 @@ conflict stalls per access and the L1 port time (:mod:`desim.hw.cluster`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,11 @@ KERNELS = (*UNROLLED, *SIMD)
 #: elementwise passes with a per-element cost parameter
 ELEMENTWISE = ("act", "act_grad", "add", "pool", "pool_grad", "loss", "copy", "convert",
                "sgd", "momentum", "adam", "accumulate")
+
+
+#: the largest cycle cost a kernel parameter takes: kernel costs are a few to a few hundred
+#: cycles, and a run's length grows with them
+MAX_COST_CYCLES = 100_000
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,13 @@ class FpKernelCosts(Spec):
     def elem_cycles(self, kind: str) -> float:
         """Cycles per element of an elementwise pass ``kind``."""
         return float(getattr(self, "copy_cycles" if kind == "copy" else f"{kind}_elem_cycles"))
+
+    def validate(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.metadata.get("unit", "").startswith("cycles") and value > MAX_COST_CYCLES:
+                raise SpecError(f"{f.name} = {value} cycles is beyond any kernel's cost (a few "
+                                f"to a few hundred cycles); give at most {MAX_COST_CYCLES:,}")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ figures in ``reference/dram/README.md``, with DRAMSim3's controller: no power-do
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from desim.errors import SpecError
@@ -42,6 +43,11 @@ _S27 = "Infineon (Cypress) S27KS0641 HyperRAM datasheet 001-97964 Rev. *L"
 #: address-mapping field names: two letters each, as in DRAMSim3's address_mapping strings
 FIELDS = {"ro": "row", "ch": "channel", "ra": "rank", "bg": "bank group", "ba": "bank",
           "co": "column"}
+
+
+#: the largest timing parameter accepted (tREFI aside), in clock cycles: DDR and LPDDR
+#: timings are tens to hundreds of cycles, and a run's cost grows with them
+MAX_TIMING_TCK = 100_000
 
 
 @dataclass(frozen=True)
@@ -162,6 +168,13 @@ class DramSpec(Spec):
         return preset(name)
 
     def validate(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if (f.metadata.get("unit") == "tCK" and f.name != "tREFI"
+                    and isinstance(value, int) and value > MAX_TIMING_TCK):
+                raise SpecError(f"{f.name} = {value} tCK is beyond any DRAM part (timings are "
+                                f"tens to hundreds of cycles); give at most "
+                                f"{MAX_TIMING_TCK:,}")
         for name in ("ranks", "bank_groups", "banks_per_group", "rows", "columns",
                      "burst_length"):
             value = getattr(self, name)
