@@ -302,7 +302,9 @@ class Footprint:
         "(mixed-precision buffer), `label`", "B")
     peak_bytes: PeakBytes = key("most bytes live at once per level")
     by_level: dict[str, dict[str, int]] = key(
-        "bytes per kind placed in each of `l1` (per-tile buffers), `l2` and `dram`", "B")
+        "bytes per kind placed in `l2` and `dram`; `l1` lists the im2col and transpose "
+        "buffers as the library sizes them (whole layers: desim builds them per tile, "
+        "within `peak_bytes.l1`)", "B")
     staging_bytes: int = key("L2 reserved to stage DRAM operands (0: everything in L2)",
                              "B")
 

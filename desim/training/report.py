@@ -28,12 +28,13 @@ def format_training(doc: dict[str, Any]) -> str:
     fp = t["footprint"]
     lines += ["", f"footprint {fp['total_bytes']:,} B of tensors: "
               + ", ".join(f"{k} {v:,}" for k, v in fp["by_kind"].items())]
-    for level in ("l1", "l2", "dram"):
-        placed = {k: v for k, v in fp["by_level"][level].items() if k != "peak_bytes"}
-        if placed or level == "l1":
-            peak = fp["peak_bytes"].get(level, 0)
-            lines.append(f"  {level:<5} peak {peak:,} B" + (
-                ": " + ", ".join(f"{k} {v:,}" for k, v in placed.items()) if placed else ""))
+    lines.append(f"  l1    peak {fp['peak_bytes']['l1']:,} B (the largest layer's tiles with "
+                 "their im2col and transpose blocks)")
+    for level in ("l2", "dram"):
+        placed = fp["by_level"][level]
+        if placed:
+            lines.append(f"  {level:<5} peak {fp['peak_bytes'][level]:,} B: "
+                         + ", ".join(f"{k} {v:,}" for k, v in placed.items()))
     aimc = t.get("aimc")
     if aimc:
         lines += ["", f"crossbars {aimc['mode']}: writes {aimc['write_cycles']:,.0f} cycles "
