@@ -64,10 +64,10 @@ class TrainOptions:
                                        ("--pulse-trains", self.pulse_trains, 1, 1024)):
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise SpecError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
-        for name, value in (("--lr", self.lr), ("--momentum", self.momentum),
-                            ("--weight-decay", self.weight_decay)):
-            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-                raise SpecError(f"{name} must be a finite number >= 0, got {value!r}")
+        for name, rate in (("--lr", self.lr), ("--momentum", self.momentum),
+                           ("--weight-decay", self.weight_decay)):
+            if not isinstance(rate, int | float) or not math.isfinite(rate) or rate < 0:
+                raise SpecError(f"{name} must be a finite number >= 0, got {rate!r}")
         if self.aimc_training == "analog-sgd" and (self.optimizer != "sgd"
                                                    or self.weight_decay):
             raise SpecError(f"--aimc-training analog-sgd applies plain SGD in the array (its "

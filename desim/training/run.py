@@ -31,6 +31,7 @@ from desim.result import RunResult
 from desim.runtime.executor import Execution
 from desim.training.engines import AnalogWriteEngine, FpClusterEngine
 from desim.training.options import TrainOptions
+from desim.training.schedule import plan
 from desim.training.step import PHASES, Primitive, TrainingStep, build_step
 from desim.workload import load_workload
 from desim.workload.graph import Graph
@@ -107,7 +108,7 @@ def train(platform: PlatformLike, workload: Any, options: TrainOptions | None = 
 
         assert inference is not None
         extra, aimc_report = an.layers(step, soc, inference)
-    schedule, placement = _plan(step, target, kernels, extra, options)
+    schedule, placement = plan(step, target, kernels, extra, options.replay_level)
     if inference is not None:
         schedule = replace(schedule, engines=inference.engines)
     limits.check(limits.schedule_work(soc, schedule), max_minutes,
@@ -165,13 +166,6 @@ def functional_block(graph: Graph, options: TrainOptions, steps: int, data: Any,
             doc["steps_to_wear_out"] = {"max": finite(worn.steps_max),
                                         "mean": finite(worn.steps_mean)}
     return doc
-
-
-def _plan(step: TrainingStep, target: Any, kernels: dict[str, str], extra: dict[str, Layer],
-          options: TrainOptions) -> tuple[Schedule, Any]:
-    from desim.training.schedule import plan
-
-    return plan(step, target, kernels, extra, options.replay_level)
 
 
 def _analog_layers(options: TrainOptions, soc: Any, graph: Graph, platform: str

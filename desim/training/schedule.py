@@ -82,7 +82,8 @@ def lifetimes(step: TrainingStep) -> dict[str, tuple[int, int]]:
 
 class _Arena:
     """First-fit placement of tensors with lifetimes: two tensors may share addresses when
-    their lifetimes do not overlap."""
+    their lifetimes do not overlap. Unlike :class:`desim.arena.Arena`, which allocates and
+    frees in time order, it places tensors in any order (here by priority)."""
 
     def __init__(self, base: int, capacity: int):
         self.base, self.end = base, base + capacity
@@ -229,15 +230,15 @@ class Planner:
         for kt in _halvings(K):
             for m in _halvings(M):
                 for n in _halvings(N):
-                    tiles = -(-N // n) * -(-M // m) * -(-K // kt)
+                    count = -(-N // n) * -(-M // m) * -(-K // kt)
                     need = (n * kt + kt * m + n * m) * e
-                    if not _fits(self.l1, need, tiles):
+                    if not _fits(self.l1, need, count):
                         continue
                     # B stays in L1 across row blocks unless K is cut (then both reload)
                     b_moves = b_bytes if kt == K else b_bytes * -(-N // n)
-                    moved = a_bytes * -(-M // m) + b_moves + N * M * e + TILE_COST * tiles
+                    moved = a_bytes * -(-M // m) + b_moves + N * M * e + TILE_COST * count
                     if best is None or moved < best[0]:
-                        best = (moved, n, m, kt, tiles, need)
+                        best = (moved, n, m, kt, count, need)
                     break  # a larger n for this m moves fewer bytes
             if best is not None:
                 break  # cut K only when no tile of the whole reduction fits
@@ -246,7 +247,8 @@ class Planner:
                             f"{M} matrix multiply does not fit L1 ({self.l1:,} B); enlarge "
                             "l1.capacity_bytes")
         _, n, m, kt, n_tiles, need = best
-        tiles, idx = [], 0
+        tiles: list[Tile] = []
+        idx = 0
         buf = self.t.l1.base
         out = prim.writes[0]
         for c0 in range(0, M, m):
