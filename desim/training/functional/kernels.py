@@ -108,60 +108,12 @@ def col2im(cols, dx, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl):
 
 
 @_jitted
-def depthwise_forward(x, w, out, sh, sw, dh, dw, pt, pl):
-    """``out[n,oy,ox,o] += sum_taps x[n,iy,ix,o // m] * w[0,ky,kx,o]`` (``m`` outputs per
-    input channel); ``out`` holds the bias on entry."""
+def depthwise_pass(x, w, dy, out, mode, sh, sw, dh, dw, pt, pl):
+    """One walk over a depthwise window (``m`` outputs per input channel ``o // m``) that
+    accumulates into ``out``, by ``mode``: 0 the forward ``out[n,oy,ox,o] += x * w``
+    (``out`` holds the bias on entry), 1 the weight gradient ``out[0,ky,kx,o] += x * dy``,
+    2 the input gradient ``out[n,iy,ix,o // m] += dy * w``; taps in the padding skipped."""
     nb, h, wd, c = x.shape
-    _, kh, kw, co = w.shape
-    m = co // c
-    for n in range(nb):
-        for oy in range(out.shape[1]):
-            for ox in range(out.shape[2]):
-                for ky in range(kh):
-                    iy = oy * sh - pt + ky * dh
-                    if iy < 0 or iy >= h:
-                        continue
-                    for kx in range(kw):
-                        ix = ox * sw - pl + kx * dw
-                        if ix < 0 or ix >= wd:
-                            continue
-                        if m == 1:  # unit stride over channels: vectorised
-                            for o in range(co):
-                                out[n, oy, ox, o] += x[n, iy, ix, o] * w[0, ky, kx, o]
-                            continue
-                        for o in range(co):
-                            out[n, oy, ox, o] += x[n, iy, ix, o // m] * w[0, ky, kx, o]
-
-
-@_jitted
-def depthwise_weight_grad(x, dy, dwt, sh, sw, dh, dw, pt, pl):
-    """``dwt[0,ky,kx,o] += sum x[n,iy,ix,o // m] * dy[n,oy,ox,o]`` over batch and pixels."""
-    nb, h, wd, c = x.shape
-    _, kh, kw, co = dwt.shape
-    m = co // c
-    for n in range(nb):
-        for oy in range(dy.shape[1]):
-            for ox in range(dy.shape[2]):
-                for ky in range(kh):
-                    iy = oy * sh - pt + ky * dh
-                    if iy < 0 or iy >= h:
-                        continue
-                    for kx in range(kw):
-                        ix = ox * sw - pl + kx * dw
-                        if ix < 0 or ix >= wd:
-                            continue
-                        if m == 1:
-                            for o in range(co):
-                                dwt[0, ky, kx, o] += x[n, iy, ix, o] * dy[n, oy, ox, o]
-                            continue
-                        for o in range(co):
-                            dwt[0, ky, kx, o] += x[n, iy, ix, o // m] * dy[n, oy, ox, o]
-
-
-@_jitted
-def depthwise_input_grad(dy, w, dx, sh, sw, dh, dw, pt, pl):
-    """``dx[n,iy,ix,o // m] += dy[n,oy,ox,o] * w[0,ky,kx,o]`` over pixels and taps."""
-    nb, h, wd, c = dx.shape
     _, kh, kw, co = w.shape
     m = co // c
     for n in range(nb):
@@ -175,12 +127,13 @@ def depthwise_input_grad(dy, w, dx, sh, sw, dh, dw, pt, pl):
                         ix = ox * sw - pl + kx * dw
                         if ix < 0 or ix >= wd:
                             continue
-                        if m == 1:
-                            for o in range(co):
-                                dx[n, iy, ix, o] += dy[n, oy, ox, o] * w[0, ky, kx, o]
-                            continue
                         for o in range(co):
-                            dx[n, iy, ix, o // m] += dy[n, oy, ox, o] * w[0, ky, kx, o]
+                            if mode == 0:
+                                out[n, oy, ox, o] += x[n, iy, ix, o // m] * w[0, ky, kx, o]
+                            elif mode == 1:
+                                out[0, ky, kx, o] += x[n, iy, ix, o // m] * dy[n, oy, ox, o]
+                            else:
+                                out[n, iy, ix, o // m] += dy[n, oy, ox, o] * w[0, ky, kx, o]
 
 
 @_jitted

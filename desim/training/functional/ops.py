@@ -114,7 +114,7 @@ def _depthwise(op: Op, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np
     y = np.zeros((x.shape[0], *_out_hw(op), w.shape[3]), F32)
     if b is not None:
         y += b
-    kernels.depthwise_forward(_f32(x), _f32(w), y, *_window(op))
+    kernels.depthwise_pass(_f32(x), _f32(w), y, y, 0, *_window(op))  # y: the output shape
     return y
 
 
@@ -124,11 +124,11 @@ def _depthwise_back(op: Op, x: np.ndarray, d: np.ndarray, w: np.ndarray, need_x:
     dx = dw = db = None
     if need_w:
         dw = np.zeros(w.shape, F32)
-        kernels.depthwise_weight_grad(_f32(x), d, dw, *_window(op))
+        kernels.depthwise_pass(_f32(x), _f32(w), d, dw, 1, *_window(op))
         db = d.sum(axis=(0, 1, 2))
     if need_x:
         dx = np.zeros(x.shape, F32)
-        kernels.depthwise_input_grad(d, _f32(w), dx, *_window(op))
+        kernels.depthwise_pass(dx, _f32(w), d, dx, 2, *_window(op))  # dx: the input shape
     return OpGrads((dx,), dw, db)
 
 
