@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from desim.cli.args import parse_sets
+from desim.cli.args import add_limits, parse_sets, warn_dropped
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -40,11 +39,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         paths = unstaged(paths, stage, out)
         written_s = time.perf_counter() - t0
     print(format_summary(result.summary))
-    rec = result.tracer
-    if rec is not None and rec.dropped:
-        print(f"desim: warning: the trace reached its cap of {args.trace_cap:,} records and "
-              f"dropped {rec.dropped:,} more (their timing is in the summary); raise the cap "
-              "with --trace-cap N (0: no cap)", file=sys.stderr)
+    warn_dropped(result, args.trace_cap)
     if result.functional is not None:
         fn = result.functional
         print("functional " + ", ".join(f"{k} {fn[k]}" for k in ("top1_agreement", "snr_db",
@@ -77,7 +72,6 @@ def _write_dram_trace(result: Any, args: argparse.Namespace) -> Path:
 
 def add_parser(sub: Any) -> None:
     """Register ``desim run`` on the top-level subparsers."""
-    from desim.limits import DEFAULT_MAX_MINUTES, DEFAULT_TRACE_CAP
     from desim.soc.loader import DEFAULT_PLATFORM
     from desim.workload import DEFAULT_WORKLOAD
 
@@ -104,13 +98,7 @@ def add_parser(sub: Any) -> None:
     run.add_argument("--dram-trace", metavar="FILE",
                      help="also write the run's DRAM requests to FILE (.gz: compressed) in the "
                           "trace format desim dram-replay reads")
-    run.add_argument("--trace-cap", type=int, default=DEFAULT_TRACE_CAP, metavar="N",
-                     help="keep at most N trace records (about 170 B each; default: "
-                          f"{DEFAULT_TRACE_CAP:,}; 0: no cap); later ones are dropped, with a "
-                          "warning")
-    run.add_argument("--max-minutes", type=float, default=DEFAULT_MAX_MINUTES, metavar="M",
-                     help="refuse a run estimated to take longer than M minutes to simulate "
-                          f"(default: {DEFAULT_MAX_MINUTES:g}; 0: no limit)")
+    add_limits(run)
     run.add_argument("--save-schedule", action="store_true",
                      help="also write the mapped schedule (tiles, copies, placement) to "
                           "OUTDIR/schedule.json")

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
-from desim.cli.args import parse_sets
+from desim.cli.args import add_limits, parse_sets, warn_dropped
 
 
 def options_from(args: argparse.Namespace) -> Any:
@@ -46,11 +45,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             paths = result.write(stage)
         paths = unstaged(paths, stage, out)
     print(format_training(result.summary))
-    rec = result.tracer
-    if rec is not None and rec.dropped:
-        print(f"desim: warning: the trace reached its cap of {args.trace_cap:,} records and "
-              f"dropped {rec.dropped:,} more (their timing is in the summary); raise the cap "
-              "with --trace-cap N (0: no cap)", file=sys.stderr)
+    warn_dropped(result, args.trace_cap)
     print("\nwrote " + ", ".join(str(p) for p in paths.values()))
     return 0
 
@@ -92,7 +87,6 @@ def add_step_options(p: argparse.ArgumentParser) -> None:
 
 def add_parser(sub: Any) -> None:
     """Register ``desim train`` on the top-level subparsers."""
-    from desim.limits import DEFAULT_MAX_MINUTES, DEFAULT_TRACE_CAP
     from desim.soc.loader import DEFAULT_PLATFORM
     from desim.workload import DEFAULT_WORKLOAD
 
@@ -108,12 +102,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a platform parameter by its dotted key")
     p.add_argument("--no-trace", action="store_true", help="do not record a trace")
-    p.add_argument("--trace-cap", type=int, default=DEFAULT_TRACE_CAP, metavar="N",
-                   help=f"keep at most N trace records (default: {DEFAULT_TRACE_CAP:,}; 0: "
-                        "no cap)")
-    p.add_argument("--max-minutes", type=float, default=DEFAULT_MAX_MINUTES, metavar="M",
-                   help="refuse a step estimated to take longer than M minutes to simulate "
-                        f"(default: {DEFAULT_MAX_MINUTES:g}; 0: no limit)")
+    add_limits(p, "step")
     add_step_options(p)
     p.add_argument("--functional", action="store_true",
                    help="also train on real float tensors (numba kernels)")
