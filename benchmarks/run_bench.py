@@ -10,8 +10,8 @@ Three parts, every figure measured in this one run (CPU seconds of this process,
 3. Doubling: a DMA channel copies N descriptors of B bytes from L2 to L1, with G idle
    cycles between them (alone on its links; then with a second channel copying the other
    way, sharing both memory ports). Each of N, B and G is doubled in turn and the ratio of
-   run cost to the base case is printed: alone, the cost follows N only; shared ports are
-   arbitrated chunk by chunk, so there it grows with the bytes that overlap.
+   run cost to the base case is printed: alone or sharing the ports (booked together),
+   the cost follows N only.
 4. Window-limited copies: 2-D descriptors of 8 B rows (MobileNetV2's depthwise tiles), whose
    8 bursts in flight do not cover a burst's round trip, paced as one transfer against
    ``burst_by_burst()``: the same simulated end, and the ratio of run cost and events.

@@ -22,13 +22,15 @@ that link. Transfers of one master are served in issue order on each link. So a 
 never carries more than its bandwidth: its reservations never overlap and each lasts at
 least n / bandwidth cycles.
 
-Events grow with contended chunks, never with cycles: a transfer alone on its links
+Events grow with transfers, not with chunks or cycles: a transfer alone on its links
 reserves all its chunks at once (one event) and is cut back to its chunk in progress when
 a competitor arrives (or, on a fixed-priority link, a higher-priority one, even waiting
-elsewhere), which gives the chunk-by-chunk timeline that ``chunk_by_chunk()`` runs. A transfer
-advances in callbacks of its own events; its caller resumes once, when the last byte
-arrives. The path latency is a pure delay added once after the last chunk (it occupies
-no link).
+elsewhere). Transfers that compete are booked together the same way, up to the first
+one's end (:mod:`desim.hw.sharing` replays their alternation without events), and cut
+back alike. Both give the chunk-by-chunk timeline that ``chunk_by_chunk()`` runs. A
+transfer advances in callbacks of its own events; its caller resumes once, when the last
+byte arrives. The path latency is a pure delay added once after the last chunk (it
+occupies no link).
 
 Memory ports (:mod:`desim.hw.memory`) are links too and reuse :func:`stream`.
 """
@@ -36,6 +38,7 @@ Memory ports (:mod:`desim.hw.memory`) are links too and reuse :func:`stream`.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
@@ -45,14 +48,19 @@ import networkx as nx
 import simpy
 
 from desim.errors import SpecError
+from desim.hw.sharing import Group, State, Stretch
 from desim.kernel import Clock, Component
 from desim.spec import Spec, param
 
 ARBITRATIONS = ("round_robin", "fixed_priority")
 
-#: whether a transfer alone on its links books all its chunks at once (see
-#: :func:`chunk_by_chunk`)
+#: whether a transfer alone on its links books all its chunks at once, and transfers
+#: competing for links book them together (see :func:`chunk_by_chunk`)
 _BULK = True
+#: the most transfers booked together; a larger group goes chunk by chunk
+_GROUP_MAX = 16
+#: the order timers are set in, which is the order the kernel serves timers of one time
+_ORDER = itertools.count()
 
 
 @contextlib.contextmanager
@@ -154,7 +162,7 @@ class Link:
         self.account = account
         self.free_at = 0
         self.active: list[_Transfer] = []
-        self.bulk: _Transfer | None = None
+        self.bulk: _Transfer | _Shared | None = None
         self.bytes = 0
         self.busy_ps = 0
         # trace state of the bandwidth counter: end of the last booking, last value
@@ -194,7 +202,7 @@ class _Transfer:
     so that a chunk costs one event and the caller resumes once, at the end."""
 
     __slots__ = ("env", "route", "master", "rank", "remaining", "blocked", "timer", "done",
-                 "res", "name", "args", "tracer")
+                 "res", "shared", "at", "order", "name", "args", "tracer")
 
     def __init__(self, env: simpy.Environment, route: Route, master: Any, rank: int,
                  nbytes: int, name: str, args: dict[str, Any] | None, tracer: Any):
@@ -205,12 +213,19 @@ class _Transfer:
         self.done = simpy.Event(env)
         #: an uncommitted multi-chunk reservation: (start ps, bytes, ps per chunk)
         self.res: tuple[int, int, int] | None = None
+        #: the group booking this transfer belongs to, if any
+        self.shared: _Shared | None = None
+        #: when the pending timer fires, and its place among timers of that time
+        self.at = 0
+        self.order = 0
         self.name, self.args, self.tracer = name, args, tracer
 
     def step(self, ev: simpy.Event) -> None:
         """The booked chunk(s) ended: book more, or leave the links and finish."""
         if ev is not self.timer:  # a timer replaced by a truncation is stale
             return
+        if self.shared is not None:
+            _settle(self.shared)
         if self.res is not None:
             _commit(self, self.tracer)
         if self.remaining:
@@ -254,7 +269,9 @@ def _advance(xf: _Transfer) -> None:
     for link in xf.route.links:
         holder = link.bulk
         if holder is not None and holder is not xf:
-            _truncate(holder, now, xf.tracer)
+            _cut_back(holder, now, xf.tracer)
+    if _BULK and xf.remaining > xf.route.chunk_bytes and not _alone(xf) and _share(xf, now):
+        return
     end = _reserve(xf, now, xf.tracer)
     if not xf.remaining and xf.res is None and not xf.route.latency_ps:
         # the last chunk, final and without latency: the caller's own event ends it, and
@@ -262,18 +279,32 @@ def _advance(xf: _Transfer) -> None:
         xf.done.callbacks.insert(0, xf.leave)
         _succeed_at(xf.done, end - now)
         return
-    xf.timer = timer = env.timeout(end - now)
+    _wake(xf, end, now)
+
+
+def _wake(xf: _Transfer, at: int, now: int) -> None:
+    """Set ``xf``'s timer to fire at ``at`` (any earlier timer of it goes stale)."""
+    xf.timer = timer = xf.env.timeout(at - now)
     timer.callbacks.append(xf.step)
+    xf.at, xf.order = at, next(_ORDER)
+
+
+def _cut_back(holder: _Transfer | _Shared, now: int, tracer: Any) -> None:
+    """End a lone or group booking at ``now``: a competitor is about to book."""
+    if isinstance(holder, _Shared):
+        _cut(holder, now)
+    else:
+        _truncate(holder, now, tracer)
 
 
 def _hold_back_lower(xf: _Transfer) -> None:
     """A waiting transfer still keeps lower-priority masters off a fixed-priority link from
-    their next chunk on: cut back such a lone booking to its chunk in progress."""
+    their next chunk on: cut back such a lone or group booking to its chunks in progress."""
     rank = xf.rank
     for link in xf.route.links:
         holder = link.bulk
         if link.fixed and holder is not None and holder.rank < rank:
-            _truncate(holder, xf.env._now, xf.tracer)  # type: ignore[attr-defined,arg-type]
+            _cut_back(holder, xf.env._now, xf.tracer)  # type: ignore[attr-defined,arg-type]
 
 
 def _succeed_at(ev: simpy.Event, delay: int) -> None:
@@ -344,7 +375,7 @@ def _reserve(xf: _Transfer, now: int, tracer: Any) -> int:
         d = link.dur(n) if link.stretch is None else link.dur(n, _competing(link))
         e = start + d
         link.free_at = e
-        _account(link, xf, start, e, n, d, tracer)
+        _account(link, xf.name, xf.args, start, e, n, d, tracer)
         if e > end:
             end = e
     return end
@@ -379,8 +410,7 @@ def _truncate(holder: _Transfer, now: int, tracer: Any) -> None:
     holder.remaining += n - kept
     holder.res = (start, kept, per_chunk)
     _commit(holder, tracer)
-    holder.timer = timer = holder.env.timeout(end - now)  # the old timer is now stale
-    timer.callbacks.append(holder.step)
+    _wake(holder, end, now)  # the old timer is now stale
 
 
 def _commit(xf: _Transfer, tracer: Any) -> None:
@@ -393,18 +423,18 @@ def _commit(xf: _Transfer, tracer: Any) -> None:
     for link in xf.route.links:
         full = link.dur(c)
         tail = link.dur(last)
-        _account(link, xf, start, start + (chunks - 1) * per_chunk + tail, n,
+        _account(link, xf.name, xf.args, start, start + (chunks - 1) * per_chunk + tail, n,
                  (chunks - 1) * full + tail, tracer)
 
 
-def _account(link: Link, xf: _Transfer, start: int, end: int, n: int, busy: int,
-             tracer: Any) -> None:
+def _account(link: Link, name: str, args: dict[str, Any] | None, start: int, end: int,
+             n: int, busy: int, tracer: Any) -> None:
     link.bytes += n
     link.busy_ps += busy
     if link.account is not None:
         link.account.busy_ps += busy
     if tracer is not None and link.traced:
-        tracer.moved(link.owner, link.lane, xf.name, link.cat, start, end, xf.args, n)
+        tracer.moved(link.owner, link.lane, name, link.cat, start, end, args, n)
         zero_at = link.zero_at
         if zero_at is not None and start > zero_at:
             tracer.counter(link.counter_path, "bandwidth", zero_at, 0.0)
@@ -414,6 +444,118 @@ def _account(link: Link, xf: _Transfer, start: int, end: int, n: int, busy: int,
             tracer.counter(link.counter_path, "bandwidth", start, rate)
             link.rate = rate
         link.zero_at = end
+
+
+class _Shared:
+    """Transfers competing for links, booked together up to the first one's end: the
+    chunk-by-chunk timeline without its events (:mod:`desim.hw.sharing`). ``start`` is
+    the state the booking was made from; ``state`` the state it reached; traced, the
+    links' stretches are recorded (one interval each, not one per chunk)."""
+
+    __slots__ = ("members", "links", "group", "start", "state", "stretches", "tracer", "rank")
+
+    def __init__(self, members: list[_Transfer], links: list[Link], group: Group,
+                 start: tuple[list[int], list[int], list[int], list[int]], tracer: Any):
+        self.members, self.links, self.group, self.start = members, links, group, start
+        self.tracer = tracer
+        self.stretches: list[Stretch] | None = None
+        self.state: State | None = None
+        self.rank = min(m.rank for m in members)
+
+
+def _share(xf: _Transfer, now: int) -> bool:
+    """Book ``xf`` and every transfer competing with it, directly or through others,
+    together; False (nothing booked) when one of them is on its last chunk or blocked,
+    or the group is too large."""
+    members = [xf]
+    index: dict[Link, int] = {}
+    links: list[Link] = []
+    for m in members:  # grows as competitors are found
+        for link in m.route.links:
+            if link in index:
+                continue
+            index[link] = len(links)
+            links.append(link)
+            for other in link.active:
+                if other.blocked or other in members:
+                    continue
+                if (not other.remaining or other.res is not None or other.shared is not None
+                        or len(members) == _GROUP_MAX):
+                    return False
+                members.append(other)
+    for m in members[1:]:
+        if _blocked(m):
+            return False
+    group = Group(links, [tuple(index[link] for link in m.route.links) for m in members],
+                  [m.route.chunk_bytes for m in members], [_competing(ln) for ln in links])
+    start = ([m.remaining for m in members], [now] + [m.at for m in members[1:]],
+             [-1] + [m.order for m in members[1:]], [link.free_at for link in links])
+    sh = _Shared(members, links, group, start, xf.tracer)
+    _apply(sh, now, None)
+    return True
+
+
+def _apply(sh: _Shared, now: int, stop: int | None) -> None:
+    """Run ``sh``'s group from its start to its first end (or through ``stop``) and book
+    the result: bytes left, links' ends of booking, and a timer for every transfer whose
+    next request moved."""
+    was = sh.state
+    sh.stretches = [] if sh.tracer is not None else None
+    sh.state = state = sh.group.run(*sh.start, stop=stop, stretches=sh.stretches)
+    for j, m in enumerate(sh.members):
+        m.remaining = state.rem[j]
+        m.shared = sh
+    for k, link in enumerate(sh.links):
+        link.free_at = state.free[k]
+        link.bulk = sh
+    # timers already set right stay, up to the first that must move: timers set now fire
+    # after those of their time set before, which must not overtake them
+    pending = list(zip(was.nxt, was.seq) if was is not None else zip(*sh.start[1:3]))
+    due = sorted(range(len(sh.members)), key=lambda j: (state.nxt[j], state.seq[j]))
+    first = next((i for i, j in enumerate(due) if (state.nxt[j], state.seq[j]) != pending[j]),
+                 len(due))
+    for j in due[first:]:
+        _wake(sh.members[j], state.nxt[j], now)
+
+
+def _cut(sh: _Shared, now: int) -> None:
+    """End ``sh`` at ``now``: keep what its transfers booked until then, then book them
+    one by one again."""
+    _apply(sh, now, now)
+    _settle(sh)
+
+
+def _settle(sh: _Shared) -> None:
+    """Account ``sh``'s bookings once, and release its transfers and links."""
+    if sh.state is None or sh.members[0].shared is not sh:
+        return
+    for m in sh.members:
+        m.shared = None
+    for link in sh.links:
+        if link.bulk is sh:
+            link.bulk = None
+    links, state = sh.links, sh.state
+    if sh.stretches is not None:
+        for k, start, end, n, busy, mask in sh.stretches:
+            name, args = _stretch_label(sh.members, mask)
+            _account(links[k], name, args, start, end, n, busy, sh.tracer)
+        return
+    for k, link in enumerate(links):
+        busy = state.busy[k]
+        link.bytes += state.nbytes[k]
+        link.busy_ps += busy
+        if link.account is not None:
+            link.account.busy_ps += busy
+
+
+def _stretch_label(members: list[_Transfer], mask: int) -> tuple[str, dict[str, Any] | None]:
+    """Name and arguments of a stretch: its transfer's, or "shared" and the names and
+    masters of the transfers that alternated in it."""
+    who = [m for j, m in enumerate(members) if mask >> j & 1]
+    if len(who) == 1:
+        return who[0].name, who[0].args
+    return "shared", {"transfers": " + ".join(m.name for m in who),
+                      "masters": " + ".join(str((m.args or {}).get("master", "")) for m in who)}
 
 
 def _leave(xf: _Transfer, tracer: Any) -> None:

@@ -167,8 +167,12 @@ def test_two_channels_share_the_link(sim, clk):
     assert ends == {0: 1018, 1: 1050}
     link = sorted((iv for iv in sim.tracer.intervals if iv.lane == "l2->l1"),
                   key=lambda iv: iv.start)
-    assert [iv.args["master"] for iv in link] == ["soc.dma.ch0", "soc.dma.ch1"] * 16
-    assert (link[0].start, link[-1].end) == (10 * NS, 1034 * NS)
+    # ch0 alone for its first chunk, then both booked together: one shared interval
+    assert [(iv.name, iv.args.get("masters")) for iv in link] == [
+        ("dma", None), ("shared", "soc.dma.ch1 + soc.dma.ch0")]
+    assert (link[0].start, link[0].end, link[1].start, link[-1].end) == (
+        10 * NS, 42 * NS, 42 * NS, 1034 * NS)
+    assert sum(iv.args["bytes"] for iv in link) == 8192
 
 
 def test_streamed_and_burst_by_burst_agree(clk):

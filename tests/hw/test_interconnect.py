@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from desim.errors import SpecError
-from desim.hw.interconnect import Interconnect, InterconnectSpec, LinkSpec, add_link
+from desim.hw.interconnect import (Interconnect, InterconnectSpec, LinkSpec, add_link,
+                                    chunk_by_chunk)
 from desim.kernel import Clock, Component, Sim
 from desim.trace import Recorder
 
@@ -71,6 +72,25 @@ def test_two_equal_transfers_share_a_link_and_finish_together(sim, clk):
     _go(sim, ic, log, "m1", "a", "b", 4096, master="m1")
     _go(sim, ic, log, "m2", "a", "b", 4096, master="m2")
     sim.run()
+    assert log == {"m1": 994, "m2": 1026}
+    ivs = [iv for iv in sim.tracer.intervals if iv.lane == "a->b"]
+    # m1 alone books everything, cut back to its first chunk as m2 arrives; then the two
+    # are booked together, m2's last chunk included: one interval for the rest
+    assert [(iv.name, iv.start, iv.end, iv.args["bytes"]) for iv in ivs] == [
+        ("m1", 0, 32 * NS, 256), ("shared", 32 * NS, 1024 * NS, 7936)]
+    assert sorted(ivs[1].args["masters"].split(" + ")) == ["m1", "m2"]
+
+
+def test_chunk_by_chunk_alternates_the_masters(clk):
+    """The event-level model of the same two transfers: 32 chunks of 32 cycles, m1 and m2
+    in turn, ending as the group booking does."""
+    sim = Sim(seed=1, tracer=Recorder())
+    with chunk_by_chunk():
+        ic = _ic(sim, clk, [("a", "b", FAST)])
+        log = {}
+        _go(sim, ic, log, "m1", "a", "b", 4096, master="m1")
+        _go(sim, ic, log, "m2", "a", "b", 4096, master="m2")
+        sim.run()
     assert log == {"m1": 994, "m2": 1026}
     ivs = sorted((iv for iv in sim.tracer.intervals if iv.lane == "a->b"), key=lambda i: i.start)
     assert [iv.args["master"] for iv in ivs] == ["m1", "m2"] * 16
@@ -162,9 +182,9 @@ def test_route_prefers_lowest_latency_then_fewest_hops(sim, clk):
     assert log["t"] == 4 + 32
 
 
-def test_events_grow_with_contended_chunks_not_with_bytes():
-    """A transfer alone costs the same few events at 1 MiB as at 16 MiB; two contending
-    transfers cost about one event per chunk each."""
+def test_events_do_not_grow_with_bytes_alone_or_shared():
+    """A transfer alone costs the same few events at 1 MiB as at 16 MiB, and so do two
+    transfers sharing the link (booked together; chunk by chunk: one event per chunk)."""
     clk = Clock("c", 10**9)
 
     def events(nbytes, masters):
@@ -175,8 +195,10 @@ def test_events_grow_with_contended_chunks_not_with_bytes():
         return sim.run().events
 
     assert events(1 << 20, ["x"]) == events(16 << 20, ["x"]) <= 5
-    chunks = 2 * (64 * 1024 // 256)
-    assert chunks <= events(64 * 1024, ["x", "y"]) <= chunks + 10
+    assert events(1 << 20, ["x", "y"]) == events(16 << 20, ["x", "y"]) <= 10
+    with chunk_by_chunk():
+        chunks = 2 * (64 * 1024 // 256)
+        assert chunks <= events(64 * 1024, ["x", "y"]) <= chunks + 10
 
 
 def test_trace_has_link_intervals_and_bandwidth_counter(sim, clk):
@@ -285,9 +307,14 @@ def test_random_traffic_never_exceeds_bandwidth_and_delivers_every_byte(links, t
             cycles = link.clock.cycles(iv.end - iv.start)
             assert iv.args["bytes"] <= link.bandwidth * cycles * (1 + 1e-9), lane
         assert sum(iv.args["bytes"] for iv in ivs) == link.bytes
+    # every byte crosses every link of its path: on its own intervals, or on those of the
+    # transfers booked together ("shared")
+    expected: dict[str, int] = defaultdict(int)
     for i, (src, dst, nbytes, _delay, _m) in enumerate(transfers):
-        route = ic.route(src, dst)
-        for link in route.links:
-            assert carried[(f"t{i}", link.name)] == nbytes
+        for link in ic.route(src, dst).links:
+            assert carried[(f"t{i}", link.name)] <= nbytes
+            expected[link.name] += nbytes
         t0, t1 = ends[i]
         assert t1 - t0 >= ic.idle_ps(src, dst, nbytes)
+    for lane, nbytes in expected.items():
+        assert sum(b for (_, ln), b in carried.items() if ln == lane) == nbytes
