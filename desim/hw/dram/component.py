@@ -16,13 +16,13 @@ last write has been posted to the write buffer. Concurrent accesses (from any nu
 processes) contend in the controller's queues, banks and data bus; unloaded, a one-burst
 read takes 1 + 27 cycles on DDR4-3200 (front end, then CL + BL/2 + 1 on a row hit).
 
-Cost: SimPy events scale with accesses, not bursts or cycles (about 3 per access). The
+Cost: SimPy events scale with accesses, not bursts or cycles (about 2 per access). The
 engine stays at the current time. A plan runs a copy of it to the next access completion
-(``lookahead``) and sets a timer for that instant, where the engine continues from the
-copy (``commit``) and the finished accesses return. A new access makes the plan stale:
-once every access of the instant is in, a new plan starts from the engine brought to the
-new access's cycle, so every access sees the controller exactly as the accesses issued
-before it left it. The engine is the event-level DramEngine until the first access, then
+(``lookahead``) and keeps a timer for that instant, where the engine continues from the
+copy (``commit``) and the finished accesses return. A new access plans again from the
+engine brought to its cycle, so every access sees the controller exactly as the
+accesses issued before it left it; the timer stays when the next completion does (an
+access joining the back of the queue), else a new one replaces it. The engine is the event-level DramEngine until the first access, then
 the compiled FastDramEngine (same timing; see ``fast``).
 
 Energy (pJ): the engine's ACT/READ/WRITE/REF energies plus background power per power
@@ -87,8 +87,10 @@ class DramController(Component):
         self._compile = self.fast  # switch to the compiled engine at the first access
         self._txn = spec.txn_bytes
         self._synced: tuple[object, int] = (None, -1)  # (engine, ps) of the last _sync
-        self._plan_id = 0        # the timer of an older plan finds a newer id: it is stale
-        self._planning = False   # a plan is due at the current time
+        #: the cycle of the next completion the timer stands for, and the timer's token (a
+        #: timer that finds another token is stale)
+        self._due: int | None = None
+        self._token = object()
         #: with recording on: (arrival cycle, first offset, transactions, write) per access
         self._log: list[tuple[int, int, int, bool]] | None = [] if self.recording else None
 
@@ -156,27 +158,22 @@ class DramController(Component):
         return engine
 
     def _replan(self) -> None:
-        """The current plan no longer holds: plan again once this instant's accesses are in
-        (one plan per instant, however many accesses arrive in it)."""
-        self._plan_id += 1
-        if not self._planning:
-            self._planning = True
-            due = simpy.Event(self.env)
-            due.callbacks.append(self._plan)
-            due.succeed()
-
-    def _plan(self, _: simpy.Event) -> None:
-        """Run a copy of the engine to the next completion and set a timer for it."""
-        self._planning = False
+        """Run a copy of the engine to its next completion; time it, unless the timer
+        already set stands for that cycle."""
         cycle = self.engine.lookahead()
+        if cycle == self._due:
+            return
+        self._due = cycle
+        self._token = token = object()
         if cycle is not None:
             timer = self.env.timeout(self.clock.ps(cycle) - self.env.now)
-            timer.callbacks.append(partial(self._complete, self._plan_id, cycle))
+            timer.callbacks.append(partial(self._complete, token, cycle))
 
-    def _complete(self, plan_id: int, cycle: int, _: simpy.Event) -> None:
+    def _complete(self, token: object, cycle: int, _: simpy.Event) -> None:
         """The planned completion is due: continue from the copy, finish its accesses."""
-        if plan_id != self._plan_id:
-            return  # an access came after the plan: a newer one stands
+        if token is not self._token:
+            return  # a later plan moved the next completion
+        self._due = None
         engine = self.engine
         engine.commit()
         self._synced = (None, -1)
