@@ -17,6 +17,7 @@ bookings are one interval): (link, first start, last end, bytes, busy, transfers
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,8 +54,13 @@ class Group:
     def __init__(self, links: Sequence[Any], paths: Sequence[tuple[int, ...]],
                  chunks: Sequence[int], sharers: Sequence[int]):
         self.links, self.paths, self.chunks, self.sharers = links, paths, chunks, sharers
-        self._full = [[links[k].dur(c, sharers[k]) for k in path]
+        #: per transfer, (link, ps) of a full chunk on every link of its path
+        self._full = [tuple((k, links[k].dur(c, sharers[k])) for k in path)
                       for path, c in zip(paths, chunks, strict=True)]
+        self._used = sorted({k for path in paths for k in path})
+        #: periods are looked for at the requests of the transfer asking least often
+        self._anchor = max(range(len(paths)),
+                           key=lambda i: max((d for _, d in self._full[i]), default=0))
 
     def run(self, rem: list[int], nxt: list[int], seq: list[int], free: list[int],
             stop: int | None = None, stretches: list[Stretch] | None = None) -> State:
@@ -62,110 +68,104 @@ class Group:
         request made at or before ``stop``; ``stretches`` (when given) receives the
         stretch of every link booked."""
         paths, chunks, full = self.paths, self.chunks, self._full
-        rem, free = list(rem), list(free)
+        given, rem, free = rem, list(rem), list(free)
         nbytes, busy = [0] * len(free), [0] * len(free)
+        fulls = [0] * len(rem)  # full chunks booked per transfer (summed into the links last)
         heap = [(t, s, i) for i, (t, s) in enumerate(zip(nxt, seq, strict=True))]
         heapq.heapify(heap)
         order = max(seq) + 1
-        cur: list[list[int] | None] | None = None if stretches is None else [None] * len(free)
+        limit = math.inf if stop is None else stop
+        first: list[int | None] | None = None if stretches is None else [None] * len(free)
         seen: dict[Any, Any] | None = (
             {} if all(r >= _WORTH * c for r, c in zip(rem, chunks, strict=True)) else None)
         finisher = None
+        anchor = self._anchor
         while heap:
             t, _, i = heap[0]
-            if stop is not None and t > stop:
+            if t > limit:
                 break
             if not rem[i]:  # its last chunk has ended: it leaves the group here
                 finisher = i
                 break
-            if i == 0 and seen is not None:
-                skipped = self._skip(heap, t, order, rem, free, nbytes, busy, cur, seen, stop)
+            if i == anchor and seen is not None:
+                skipped = self._skip(heap, t, order, rem, free, fulls, seen, limit)
                 if skipped is not None or len(seen) > _PATIENCE:
                     seen = None  # one skip leaves less than a period to go
                 if skipped:
                     order += skipped
                     continue
-            heapq.heappop(heap)
-            path = paths[i]
             start = t
-            for k in path:
+            for k in paths[i]:
                 if free[k] > start:
                     start = free[k]
             c = chunks[i]
             if rem[i] >= c:
-                n, durs = c, full[i]
-            else:
-                n = rem[i]
-                durs = [self.links[k].dur(n, self.sharers[k]) for k in path]
-            rem[i] -= n
+                rem[i] -= c
+                fulls[i] += 1
+                pairs = full[i]
+            else:  # the last chunk, short
+                c, rem[i] = rem[i], 0
+                pairs = tuple((k, self.links[k].dur(c, self.sharers[k])) for k in paths[i])
+                for k, d in pairs:
+                    nbytes[k] += c
+                    busy[k] += d
             end = start
-            for k, d in zip(path, durs, strict=True):
-                e = start + d
-                free[k] = e
-                nbytes[k] += n
-                busy[k] += d
-                if cur is not None:
-                    o = cur[k]
-                    if o is None:
-                        cur[k] = [start, e, n, d, 1 << i]
-                    else:
-                        o[1] = e
-                        o[2] += n
-                        o[3] += d
-                        o[4] |= 1 << i
+            for k, d in pairs:
+                e = free[k] = start + d
                 if e > end:
                     end = e
-            heapq.heappush(heap, (end, order, i))
+            if first is not None:
+                for k in paths[i]:
+                    if first[k] is None:
+                        first[k] = start
+            heapq.heapreplace(heap, (end, order, i))
             order += 1
-        if cur is not None:
-            stretches.extend((k, *s) for k, s in enumerate(cur)  # type: ignore[union-attr]
-                             if s is not None)
+        for i, n in enumerate(fulls):
+            for k, d in full[i]:
+                nbytes[k] += n * chunks[i]
+                busy[k] += n * d
+        if first is not None:
+            for k, f in enumerate(first):
+                if f is not None:
+                    mask = sum(1 << i for i, path in enumerate(paths)
+                               if k in path and rem[i] < given[i])
+                    stretches.append((k, f, free[k], nbytes[k], busy[k], mask))  # type: ignore[union-attr]
         out_nxt, out_seq = list(nxt), list(seq)
         for t, s, i in heap:
             out_nxt[i], out_seq[i] = t, s
         return State(rem, out_nxt, out_seq, free, nbytes, busy, finisher)
 
     def _skip(self, heap: list[tuple[int, int, int]], t: int, order: int, rem: list[int],
-              free: list[int], nbytes: list[int], busy: list[int],
-              cur: list[list[int] | None] | None, seen: dict[Any, Any],
-              stop: int | None) -> int | None:
-        """At a request of transfer 0: if the group stood exactly so (relative to now)
+              free: list[int], fulls: list[int], seen: dict[Any, Any],
+              limit: float) -> int | None:
+        """At a request of the anchor: if the group stood exactly so (relative to now)
         before, the span since is a period; skip as many whole periods as keep every
-        transfer a full chunk from its end (and the run before ``stop``). Returns the
+        transfer a full chunk from its end (and the run within ``limit``). Returns the
         requests skipped; None: no period yet; 0: a period that cannot be skipped."""
         sig = (tuple((i, u - t) for u, _, i in sorted(heap)),
                tuple(f - t if f > t else 0 for f in free))
         was = seen.get(sig)
         if was is None:
-            seen[sig] = (t, order, list(rem), list(nbytes), list(busy))
+            seen[sig] = (t, order, list(rem), list(fulls))
             return None
-        t0, order0, rem0, nbytes0, busy0 = was
+        t0, order0, rem0, fulls0 = was
         period = t - t0
         if period <= 0:
             return 0
-        periods = (stop - t) // period if stop is not None else None
+        periods = math.inf if limit == math.inf else (limit - t) // period
         for i, r in enumerate(rem):
             moved = rem0[i] - r
             if moved <= 0:
                 return 0
-            k = (r - self.chunks[i]) // moved
-            periods = k if periods is None else min(periods, k)
-        if not periods or periods <= 0:
+            periods = min(periods, (r - self.chunks[i]) // moved)
+        periods = int(periods)
+        if periods <= 0:
             return 0
         shift, skipped = periods * period, periods * (order - order0)
         heap[:] = [(u + shift, s + skipped, i) for u, s, i in heap]  # still a heap
         for i in range(len(rem)):
             rem[i] -= periods * (rem0[i] - rem[i])
-        for k in range(len(free)):
-            db, dn = busy[k] - busy0[k], nbytes[k] - nbytes0[k]
-            if not dn:
-                continue  # not booked in the period: an idle link
+            fulls[i] += periods * (fulls[i] - fulls0[i])
+        for k in self._used:
             free[k] += shift
-            nbytes[k] += periods * dn
-            busy[k] += periods * db
-            o = None if cur is None else cur[k]
-            if o is not None:
-                o[1] += shift
-                o[2] += periods * dn
-                o[3] += periods * db
         return skipped
