@@ -317,6 +317,9 @@ class _CostModel:
 
     def __init__(self, target: Target):
         self.t = target
+        #: an engine's cycles for a tile of h rows x c channels of a layer, by (engine,
+        #: layer, h, c): the tiler asks for the same tiles again and again
+        self._cycles: dict[tuple[Any, str, int, int], float] = {}
 
     def _transfer(self, t: TileShape, dram: tuple[bool, bool, bool]) -> float:
         """Cycles of the layer's DMA traffic: every byte crosses the link into L1; operands
@@ -349,8 +352,17 @@ class _CostModel:
         output) are in DRAM as ``dram`` says."""
         scale = self.t.clock_hz / engine.clock_hz  # engine cycles -> main-clock cycles
 
+        memo = self._cycles
+
+        def cycles(op: Op, g: Any, h: int, c: int) -> float:
+            key = (engine, op.name, h, c)
+            got = memo.get(key)
+            if got is None:
+                got = memo[key] = engine.tile_cycles(op, g, h, c)
+            return got
+
         def cost(op: Op, g: Any, t: TileShape) -> float:
-            compute = self._per_tile(op, t, lambda h, c: engine.tile_cycles(op, g, h, c))
+            compute = self._per_tile(op, t, lambda h, c: cycles(op, g, h, c))
             if scale != 1:
                 compute *= scale
             transfer = self._transfer(t, dram)
