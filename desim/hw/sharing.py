@@ -139,8 +139,8 @@ class Group:
               free: list[int], fulls: list[int], seen: dict[Any, Any],
               limit: float) -> int | None:
         """At a request of the anchor: if the group stood exactly so (relative to now)
-        before, the span since is a period; skip as many whole periods as keep every
-        transfer a full chunk from its end (and the run within ``limit``). Returns the
+        before, the span since is a period; skip as many whole periods as every transfer
+        has full chunks left for (and the run within ``limit``). Returns the
         requests skipped; None: no period yet; 0: a period that cannot be skipped."""
         sig = (tuple((i, u - t) for u, _, i in sorted(heap)),
                tuple(f - t if f > t else 0 for f in free))
@@ -157,7 +157,7 @@ class Group:
             moved = rem0[i] - r
             if moved <= 0:
                 return 0
-            periods = min(periods, (r - self.chunks[i]) // moved)
+            periods = min(periods, r // moved)
         periods = int(periods)
         if periods <= 0:
             return 0
