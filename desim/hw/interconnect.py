@@ -59,6 +59,9 @@ ARBITRATIONS = ("round_robin", "fixed_priority")
 _BULK = True
 #: the most transfers booked together; a larger group goes chunk by chunk
 _GROUP_MAX = 16
+#: the fewest chunks left to each transfer of a group booked together: a shorter run saves
+#: fewer events than setting up the booking costs
+_GROUP_MIN = 4
 #: the order timers are set in, which is the order the kernel serves timers of one time
 _ORDER = itertools.count()
 
@@ -143,7 +146,7 @@ class Link:
     __slots__ = ("name", "owner", "lane", "cat", "clock", "ps_per_byte", "latency_ps",
                  "chunk_bytes", "fixed", "stretch", "account", "free_at", "active", "bulk",
                  "bytes", "busy_ps", "zero_at", "rate", "counter_path", "bandwidth", "traced",
-                 "_durs")
+                 "_durs", "groups")
 
     def __init__(self, name: str, owner: str, lane: str, cat: str, clock: Clock,
                  bandwidth: float, latency_cycles: int, chunk_bytes: int,
@@ -171,6 +174,8 @@ class Link:
         self.counter_path = f"{owner}.{lane}"
         self.traced = True
         self._durs: dict[int, int] = {}  # dur(n) of one master, by n (a few sizes recur)
+        #: the groups of transfers booked together that start here, by their routes' ids
+        self.groups: dict[tuple[int, ...], Group] = {}
 
     def dur(self, nbytes: int, competing: int = 1) -> int:
         """Picoseconds to carry ``nbytes`` while ``competing`` masters share the link."""
@@ -465,8 +470,10 @@ class _Shared:
 
 def _share(xf: _Transfer, now: int) -> bool:
     """Book ``xf`` and every transfer competing with it, directly or through others,
-    together; False (nothing booked) when one of them is on its last chunk or blocked,
-    or the group is too large."""
+    together; False (nothing booked) when one of them is blocked or has only a few chunks
+    left, or the group is too large."""
+    if xf.remaining < _GROUP_MIN * xf.route.chunk_bytes:
+        return False
     members = [xf]
     index: dict[Link, int] = {}
     links: list[Link] = []
@@ -479,15 +486,21 @@ def _share(xf: _Transfer, now: int) -> bool:
             for other in link.active:
                 if other.blocked or other in members:
                     continue
-                if (not other.remaining or other.res is not None or other.shared is not None
+                if (other.remaining < _GROUP_MIN * other.route.chunk_bytes
+                        or other.res is not None or other.shared is not None
                         or len(members) == _GROUP_MAX):
                     return False
                 members.append(other)
     for m in members[1:]:
         if _blocked(m):
             return False
-    group = Group(links, [tuple(index[link] for link in m.route.links) for m in members],
-                  [m.route.chunk_bytes for m in members], [_competing(ln) for ln in links])
+    key = tuple(id(m.route) for m in members)  # routes live as long as the links
+    groups = xf.route.links[0].groups
+    group = groups.get(key)
+    if group is None:
+        group = groups[key] = Group(
+            links, [tuple(index[link] for link in m.route.links) for m in members],
+            [m.route.chunk_bytes for m in members], [_competing(ln) for ln in links])
     start = ([m.remaining for m in members], [now] + [m.at for m in members[1:]],
              [-1] + [m.order for m in members[1:]], [link.free_at for link in links])
     sh = _Shared(members, links, group, start, xf.tracer)
