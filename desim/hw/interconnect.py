@@ -275,9 +275,12 @@ def _advance(xf: _Transfer) -> None:
         holder = link.bulk
         if holder is not None and holder is not xf:
             _cut_back(holder, now, xf.tracer)
-    if _BULK and xf.remaining > xf.route.chunk_bytes and not _alone(xf) and _share(xf, now):
-        return
-    end = _reserve(xf, now, xf.tracer)
+    alone = False
+    if _BULK and xf.remaining > xf.route.chunk_bytes:
+        alone = _alone(xf)
+        if not alone and _share(xf, now):
+            return
+    end = _reserve(xf, now, xf.tracer, alone)
     if not xf.remaining and xf.res is None and not xf.route.latency_ps:
         # the last chunk, final and without latency: the caller's own event ends it, and
         # leaving the links comes first among its callbacks
@@ -346,9 +349,9 @@ def _alone(xf: _Transfer) -> bool:
     return True
 
 
-def _reserve(xf: _Transfer, now: int, tracer: Any) -> int:
-    """Book the next chunk (or, alone, every remaining chunk: ``xf.res`` is then set);
-    return the end of the booking on the slowest link."""
+def _reserve(xf: _Transfer, now: int, tracer: Any, alone: bool) -> int:
+    """Book the next chunk (or, ``alone`` with more than a chunk left, every remaining
+    chunk: ``xf.res`` is then set); return the end of the booking on the slowest link."""
     route = xf.route
     links = route.links
     start = now
@@ -357,7 +360,7 @@ def _reserve(xf: _Transfer, now: int, tracer: Any) -> int:
             start = link.free_at
     c = route.chunk_bytes
     n = xf.remaining
-    if n > c and _BULK and _alone(xf):
+    if alone:
         chunks = -(-n // c)
         per_chunk = max(link.dur(c) for link in links)
         base = start + (chunks - 1) * per_chunk
@@ -584,13 +587,13 @@ def _leave(xf: _Transfer, tracer: Any) -> None:
             link.zero_at = None
             link.rate = 0.0
     for link in links:
-        masters = set()
+        masters: list[Any] = []
         for other in link.active:
             master = other.master
             if other.blocked and master not in masters:  # else: behind its master's older
                 other.blocked = False
                 _advance(other)
-            masters.add(master)
+            masters.append(master)
 
 
 def instant() -> Generator[simpy.Event, Any, None]:
