@@ -526,7 +526,8 @@ def _apply(sh: _Shared, now: int, stop: int | None) -> None:
         link.bulk = sh
     # timers already set right stay, up to the first that must move: timers set now fire
     # after those of their time set before, which must not overtake them
-    pending = list(zip(was.nxt, was.seq) if was is not None else zip(*sh.start[1:3]))
+    nxt, seq = (was.nxt, was.seq) if was is not None else sh.start[1:3]
+    pending = list(zip(nxt, seq, strict=True))
     due = sorted(range(len(sh.members)), key=lambda j: (state.nxt[j], state.seq[j]))
     first = next((i for i, j in enumerate(due) if (state.nxt[j], state.seq[j]) != pending[j]),
                  len(due))

@@ -11,8 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from desim.errors import SpecError
-from desim.hw.interconnect import (Interconnect, InterconnectSpec, LinkSpec, add_link,
-                                    chunk_by_chunk)
+from desim.hw.interconnect import Interconnect, InterconnectSpec, LinkSpec, add_link, chunk_by_chunk
 from desim.kernel import Clock, Component, Sim
 from desim.trace import Recorder
 
@@ -64,16 +63,22 @@ def test_link_clock_domain_sets_cycle_length(sim, clk):
     assert log["t"] == 1028
 
 
-def test_two_equal_transfers_share_a_link_and_finish_together(sim, clk):
-    """Two masters x 4096 B on one 8 B/c link alternate 256 B chunks (32 cycles): each gets
-    4 B/c; the first ends at 2*512 - 32 + 2 = 994, the second one chunk later at 1026."""
+def _two_masters_on_one_link(sim, clk):
+    """Two masters x 4096 B on one 8 B/c link: their end cycles and the link's intervals."""
     ic = _ic(sim, clk, [("a", "b", FAST)])
     log = {}
     _go(sim, ic, log, "m1", "a", "b", 4096, master="m1")
     _go(sim, ic, log, "m2", "a", "b", 4096, master="m2")
     sim.run()
+    ivs = sorted((iv for iv in sim.tracer.intervals if iv.lane == "a->b"), key=lambda i: i.start)
+    return log, ivs
+
+
+def test_two_equal_transfers_share_a_link_and_finish_together(sim, clk):
+    """Two masters x 4096 B on one 8 B/c link alternate 256 B chunks (32 cycles): each gets
+    4 B/c; the first ends at 2*512 - 32 + 2 = 994, the second one chunk later at 1026."""
+    log, ivs = _two_masters_on_one_link(sim, clk)
     assert log == {"m1": 994, "m2": 1026}
-    ivs = [iv for iv in sim.tracer.intervals if iv.lane == "a->b"]
     # m1 alone books everything, cut back to its first chunk as m2 arrives; then the two
     # are booked together, m2's last chunk included: one interval for the rest
     assert [(iv.name, iv.start, iv.end, iv.args["bytes"]) for iv in ivs] == [
@@ -81,18 +86,12 @@ def test_two_equal_transfers_share_a_link_and_finish_together(sim, clk):
     assert sorted(ivs[1].args["masters"].split(" + ")) == ["m1", "m2"]
 
 
-def test_chunk_by_chunk_alternates_the_masters(clk):
+def test_chunk_by_chunk_alternates_the_masters(sim, clk):
     """The event-level model of the same two transfers: 32 chunks of 32 cycles, m1 and m2
     in turn, ending as the group booking does."""
-    sim = Sim(seed=1, tracer=Recorder())
     with chunk_by_chunk():
-        ic = _ic(sim, clk, [("a", "b", FAST)])
-        log = {}
-        _go(sim, ic, log, "m1", "a", "b", 4096, master="m1")
-        _go(sim, ic, log, "m2", "a", "b", 4096, master="m2")
-        sim.run()
+        log, ivs = _two_masters_on_one_link(sim, clk)
     assert log == {"m1": 994, "m2": 1026}
-    ivs = sorted((iv for iv in sim.tracer.intervals if iv.lane == "a->b"), key=lambda i: i.start)
     assert [iv.args["master"] for iv in ivs] == ["m1", "m2"] * 16
     assert all(iv.end - iv.start == 32 * NS for iv in ivs)
 

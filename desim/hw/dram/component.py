@@ -22,8 +22,9 @@ engine stays at the current time. A plan runs a copy of it to the next access co
 copy (``commit``) and the finished accesses return. A new access plans again from the
 engine brought to its cycle, so every access sees the controller exactly as the
 accesses issued before it left it; the timer stays when the next completion does (an
-access joining the back of the queue), else a new one replaces it. The engine is the event-level DramEngine until the first access, then
-the compiled FastDramEngine (same timing; see ``fast``).
+access joining the back of the queue), else a new one replaces it. The engine is the
+event-level DramEngine until the first access, then the compiled FastDramEngine (same
+timing; see ``fast``).
 
 Energy (pJ): the engine's ACT/READ/WRITE/REF energies plus background power per power
 state up to now; ``static_energy_pj`` is the traffic-independent part (background and
