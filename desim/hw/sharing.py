@@ -24,7 +24,7 @@ from typing import Any
 
 #: look for a period only while every transfer has at least this many chunks left
 _WORTH = 8
-#: after this many requests of the first transfer without a repeat, stop looking
+#: after this many requests of the anchor without a repeat, stop looking
 _PATIENCE = 32
 
 Stretch = tuple[int, int, int, int, int, int]
