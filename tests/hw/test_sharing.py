@@ -95,3 +95,32 @@ def test_a_long_alternation_costs_a_few_requests(monkeypatch, nbytes):
     group = Group([_Link(1, 0.5)], [(0,), (0,)], [256, 256], [2, 2])
     group.run([nbytes, nbytes], [0, 0], [-1, 0], [0])
     assert len(steps) <= 12
+
+
+@pytest.mark.parametrize("platform", ["pulp_cluster", "imc_cluster"])
+def test_a_traced_platform_run_books_each_link_one_interval_at_a_time(platform):
+    """ResNet-8, traced: on every interconnect link and memory port, the intervals (lone
+    bookings, group stretches, single chunks) never overlap, and their bytes add up to
+    what the link carried."""
+    from desim.driver import simulate
+    from desim.hw.interconnect import Interconnect
+    from desim.hw.memory import Sram
+
+    res = simulate(platform, "resnet8", trace=True)
+    links = {}
+    for comp in res.sim.roots[0].walk():
+        if isinstance(comp, Interconnect):
+            links.update({(comp.path, name): link for name, link in comp.links.items()})
+        elif isinstance(comp, Sram):
+            links[(comp.path, "port")] = comp.port
+    lanes: dict[tuple[str, str], list] = {key: [] for key in links}
+    for iv in res.tracer.intervals:
+        if (iv.path, iv.lane) in lanes:
+            lanes[(iv.path, iv.lane)].append(iv)
+    shared = 0
+    for key, ivs in lanes.items():
+        ivs.sort(key=lambda iv: iv.start)
+        assert all(b.start >= a.end for a, b in zip(ivs, ivs[1:], strict=False)), key
+        assert sum(iv.args["bytes"] for iv in ivs) == links[key].bytes, key
+        shared += sum(iv.name == "shared" for iv in ivs)
+    assert shared  # the cores and the DMA shared L1's port at least once
