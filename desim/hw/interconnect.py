@@ -527,12 +527,17 @@ def _apply(sh: _Shared, now: int, stop: int | None) -> None:
     # timers already set right stay, up to the first that must move: timers set now fire
     # after those of their time set before, which must not overtake them
     nxt, seq = (was.nxt, was.seq) if was is not None else sh.start[1:3]
-    pending = list(zip(nxt, seq, strict=True))
+    pending = [(nxt[j], seq[j]) if m.timer is not None else None
+               for j, m in enumerate(sh.members)]
     due = sorted(range(len(sh.members)), key=lambda j: (state.nxt[j], state.seq[j]))
     first = next((i for i, j in enumerate(due) if (state.nxt[j], state.seq[j]) != pending[j]),
                  len(due))
     for j in due[first:]:
-        _wake(sh.members[j], state.nxt[j], now)
+        m = sh.members[j]
+        if stop is None and j != state.finisher:
+            m.timer = None  # the first to end settles the group and wakes the others then,
+            continue        # so that a cut before leaves no timer behind
+        _wake(m, state.nxt[j], now)
 
 
 def _cut(sh: _Shared, now: int) -> None:
@@ -546,12 +551,16 @@ def _settle(sh: _Shared) -> None:
     """Account ``sh``'s bookings once, and release its transfers and links."""
     if sh.state is None or sh.members[0].shared is not sh:
         return
+    links, state = sh.links, sh.state
+    now: int = sh.members[0].env._now  # type: ignore[attr-defined,assignment]
+    for j in sorted((j for j, m in enumerate(sh.members) if m.timer is None),
+                    key=lambda j: (state.nxt[j], state.seq[j])):
+        _wake(sh.members[j], state.nxt[j], now)
     for m in sh.members:
         m.shared = None
-    for link in sh.links:
+    for link in links:
         if link.bulk is sh:
             link.bulk = None
-    links, state = sh.links, sh.state
     if sh.stretches is not None:
         for k, start, end, n, busy, mask in sh.stretches:
             name, args = _stretch_label(sh.members, mask)
