@@ -59,9 +59,12 @@ ARBITRATIONS = ("round_robin", "fixed_priority")
 _BULK = True
 #: the most transfers booked together; a larger group goes chunk by chunk
 _GROUP_MAX = 16
-#: the fewest chunks left to each transfer of a group booked together: a shorter run saves
-#: fewer events than setting up the booking costs
-_GROUP_MIN = 4
+#: the fewest requests a group booked together must be expected to make before its first
+#: end: a shorter run saves fewer events than setting up the booking costs
+_GROUP_WORTH = 8
+#: a route's ps per chunk alone on its path, by the route's id (routes live as long as
+#: their links)
+_PACES: dict[int, int] = {}
 #: the order timers are set in, which is the order the kernel serves timers of one time
 _ORDER = itertools.count()
 
@@ -146,7 +149,7 @@ class Link:
     __slots__ = ("name", "owner", "lane", "cat", "clock", "ps_per_byte", "latency_ps",
                  "chunk_bytes", "fixed", "stretch", "account", "free_at", "active", "bulk",
                  "bytes", "busy_ps", "zero_at", "rate", "counter_path", "bandwidth", "traced",
-                 "_durs", "groups")
+                 "_durs", "groups", "gap_at")
 
     def __init__(self, name: str, owner: str, lane: str, cat: str, clock: Clock,
                  bandwidth: float, latency_cycles: int, chunk_bytes: int,
@@ -176,6 +179,8 @@ class Link:
         self._durs: dict[int, int] = {}  # dur(n) of one master, by n (a few sizes recur)
         #: the groups of transfers booked together that start here, by their routes' ids
         self.groups: dict[tuple[int, ...], Group] = {}
+        #: end of the latest chunk booked in a gap of a lone or group booking (see _fit)
+        self.gap_at = 0
 
     def dur(self, nbytes: int, competing: int = 1) -> int:
         """Picoseconds to carry ``nbytes`` while ``competing`` masters share the link."""
@@ -271,16 +276,20 @@ def _advance(xf: _Transfer) -> None:
         return
     env = xf.env
     now: int = env._now  # type: ignore[attr-defined,assignment]
-    for link in xf.route.links:
-        holder = link.bulk
-        if holder is not None and holder is not xf:
-            _cut_back(holder, now, xf.tracer)
-    alone = False
-    if _BULK and xf.remaining > xf.route.chunk_bytes:
-        alone = _alone(xf)
-        if not alone and _share(xf, now):
-            return
-    end = _reserve(xf, now, xf.tracer, alone)
+    end = None
+    if _BULK and xf.tracer is None and xf.remaining <= xf.route.chunk_bytes:
+        end = _fit(xf, now)
+    if end is None:
+        for link in xf.route.links:
+            holder = link.bulk
+            if holder is not None and holder is not xf:
+                _cut_back(holder, now, xf.tracer)
+        alone = False
+        if _BULK and xf.remaining > xf.route.chunk_bytes:
+            alone = _alone(xf)
+            if not alone and _share(xf, now):
+                return
+        end = _reserve(xf, now, xf.tracer, alone)
     if not xf.remaining and xf.res is None and not xf.route.latency_ps:
         # the last chunk, final and without latency: the caller's own event ends it, and
         # leaving the links comes first among its callbacks
@@ -338,6 +347,80 @@ def _blocked(xf: _Transfer) -> bool:
             elif (older and other.master == master) or (fixed and other.rank > rank):
                 return True
     return False
+
+
+def _fit(xf: _Transfer, now: int) -> int | None:
+    """Book ``xf``'s last chunk in the gap that the lone or group bookings holding its
+    links leave there, when it ends before any of them asks for one of those links again:
+    then none of them would move chunk by chunk either, and they stand. Returns the end;
+    None (nothing booked) when no booking holds a link of ``xf`` or it would move one.
+
+    Untraced runs only: a trace lane shows a booking held as one interval."""
+    links = xf.route.links
+    start, ask = now, math.inf
+    held = False
+    for link in links:
+        holder = link.bulk
+        if holder is None or holder is xf:
+            free = link.free_at
+        else:
+            held = True
+            if isinstance(holder, _Shared):
+                free, nxt = _probe(holder, link, now)
+            else:
+                free, nxt = _lone_at(holder, link, now)
+            if link.gap_at > free:
+                free = link.gap_at
+            if nxt < ask:
+                ask = nxt
+        if free > start:
+            start = free
+    if not held or start >= ask:
+        return None
+    n = xf.remaining
+    durs = [link.dur(n) if link.stretch is None else link.dur(n, _competing(link))
+            for link in links]
+    end = start + max(durs)
+    if end >= ask:
+        return None
+    for link, d in zip(links, durs, strict=True):
+        e = start + d
+        if e > link.free_at:
+            link.free_at = e
+        if link.bulk is not None and e > link.gap_at:
+            link.gap_at = e
+        _account(link, xf.name, xf.args, start, e, n, d, None)
+    xf.remaining = 0
+    return end
+
+
+def _lone_at(holder: _Transfer, link: Link, now: int) -> tuple[int, float]:
+    """A lone booking's end on ``link`` of its chunk in progress at ``now``, and when it
+    asks for its next chunk (inf: it has none)."""
+    start, n, per_chunk = holder.res  # type: ignore[misc]
+    c = holder.route.chunk_bytes
+    chunks = -(-n // c)
+    j = (now - start) // per_chunk if now > start else 0
+    if j >= chunks - 1:
+        return start + (chunks - 1) * per_chunk + link.dur(n - (chunks - 1) * c), math.inf
+    return start + j * per_chunk + link.dur(c), start + (j + 1) * per_chunk
+
+
+def _probe(sh: _Shared, link: Link, now: int) -> tuple[int, float]:
+    """A group's end of booking on ``link`` as of ``now``, and the first request of a
+    member on it after ``now`` (-1 when a member's end is due at ``now``: no gap)."""
+    probe = sh.probe
+    if probe is None or probe[0] != now:
+        sh.probe = probe = (now, sh.group.run(*sh.start, stop=now))
+    state = probe[1]
+    if state.finisher is not None:
+        return 0, -1
+    k = sh.links.index(link)
+    ask = math.inf
+    for j, path in enumerate(sh.group.paths):
+        if state.rem[j] and k in path and state.nxt[j] < ask:
+            ask = state.nxt[j]
+    return state.free[k], ask
 
 
 def _alone(xf: _Transfer) -> bool:
@@ -412,7 +495,7 @@ def _truncate(holder: _Transfer, now: int, tracer: Any) -> None:
     end = base
     for link in holder.route.links:
         e = base + link.dur(c)
-        link.free_at = e
+        link.free_at = e if e > link.gap_at else link.gap_at
         if e > end:
             end = e
     holder.remaining += n - kept
@@ -460,7 +543,8 @@ class _Shared:
     the state the booking was made from; ``state`` the state it reached; traced, the
     links' stretches are recorded (one interval each, not one per chunk)."""
 
-    __slots__ = ("members", "links", "group", "start", "state", "stretches", "tracer", "rank")
+    __slots__ = ("members", "links", "group", "start", "state", "stretches", "tracer", "rank",
+                 "probe")
 
     def __init__(self, members: list[_Transfer], links: list[Link], group: Group,
                  start: tuple[list[int], list[int], list[int], list[int]], tracer: Any):
@@ -469,14 +553,15 @@ class _Shared:
         self.stretches: list[Stretch] | None = None
         self.state: State | None = None
         self.rank = min(m.rank for m in members)
+        #: (moment, state) of the last run to a moment that looked for a gap (see _fit)
+        self.probe: tuple[int, State] | None = None
 
 
 def _share(xf: _Transfer, now: int) -> bool:
     """Book ``xf`` and every transfer competing with it, directly or through others,
-    together; False (nothing booked) when one of them is blocked or has only a few chunks
-    left, or the group is too large."""
-    if xf.remaining < _GROUP_MIN * xf.route.chunk_bytes:
-        return False
+    together; False (nothing booked) when one of them is blocked, the group is too large,
+    or it would end too soon to pay for itself (:func:`_worth`). A competitor whose last
+    chunk is booked joins too: the group ends when it leaves."""
     members = [xf]
     index: dict[Link, int] = {}
     links: list[Link] = []
@@ -489,11 +574,13 @@ def _share(xf: _Transfer, now: int) -> bool:
             for other in link.active:
                 if other.blocked or other in members:
                     continue
-                if (other.remaining < _GROUP_MIN * other.route.chunk_bytes
-                        or other.res is not None or other.shared is not None
-                        or len(members) == _GROUP_MAX):
-                    return False
+                if (other.res is not None or other.shared is not None
+                        or len(members) == _GROUP_MAX
+                        or not (other.remaining or other.route.latency_ps)):
+                    return False  # (the last: its caller's own event ends it, no timer)
                 members.append(other)
+    if not _worth(members, now):
+        return False
     for m in members[1:]:
         if _blocked(m):
             return False
@@ -511,18 +598,45 @@ def _share(xf: _Transfer, now: int) -> bool:
     return True
 
 
+def _worth(members: list[_Transfer], now: int) -> bool:
+    """Estimate the requests ``members`` (the first asking now, the others at their timers)
+    make before the first of them ends, each at its pace alone on its path: at least
+    ``_GROUP_WORTH``?"""
+    paces, ends = [], []
+    for j, m in enumerate(members):
+        route = m.route
+        pace = _PACES.get(id(route))
+        if pace is None:
+            pace = _PACES[id(route)] = max(link.dur(route.chunk_bytes) for link in route.links)
+        at = now if j == 0 else m.at
+        paces.append((at, pace, -(-m.remaining // route.chunk_bytes)))
+        ends.append(at + paces[-1][2] * pace)
+    first = min(ends)
+    requests = 0
+    for at, pace, chunks in paces:
+        if first >= at:
+            requests += min(chunks, (first - at) // pace + 1)
+    return requests >= _GROUP_WORTH
+
+
 def _apply(sh: _Shared, now: int, stop: int | None) -> None:
     """Run ``sh``'s group from its start to its first end (or through ``stop``) and book
     the result: bytes left, links' ends of booking, and a timer for every transfer whose
     next request moved."""
     was = sh.state
     sh.stretches = [] if sh.tracer is not None else None
-    sh.state = state = sh.group.run(*sh.start, stop=stop, stretches=sh.stretches)
+    probe = sh.probe
+    if probe is not None and stop is not None and probe[0] == stop and sh.tracer is None:
+        state = probe[1]
+    else:
+        state = sh.group.run(*sh.start, stop=stop, stretches=sh.stretches)
+    sh.state = state
     for j, m in enumerate(sh.members):
         m.remaining = state.rem[j]
         m.shared = sh
     for k, link in enumerate(sh.links):
-        link.free_at = state.free[k]
+        free = state.free[k]
+        link.free_at = free if free > link.gap_at else link.gap_at
         link.bulk = sh
     # timers already set right stay, up to the first that must move: timers set now fire
     # after those of their time set before, which must not overtake them

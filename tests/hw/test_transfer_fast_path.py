@@ -151,6 +151,86 @@ def test_dma_and_memory_traffic_finishes_as_chunk_by_chunk(copies, accesses, win
     assert _run_dma(copies, accesses, False, window) == _run_dma(copies, accesses, True, window)
 
 
+def _run_gaps(copies, accesses, chunked: bool, link_bw: float):
+    """As :func:`_run_dma`, with a link slower than the ports, so that DMA bookings leave
+    gaps on the ports, and core accesses of one chunk repeated after a pause: end of every
+    descriptor and core, each port's bytes and busy time, and the events run."""
+    sim = Sim()
+    soc = Component(sim, "soc", MAIN)
+    mems = {"l1": Sram(soc, "l1", SramSpec(port_bytes_per_cycle=8.0, capacity_bytes=1 << 20,
+                                           base_addr=0, chunk_bytes=64)),
+            "l2": Sram(soc, "l2", SramSpec(port_bytes_per_cycle=8.0, capacity_bytes=1 << 20,
+                                           base_addr=1 << 20, latency_cycles=3))}
+    g = nx.DiGraph()
+    add_link(g, "l1", "l2", LinkSpec(bandwidth_bytes_per_cycle=link_bw, chunk_bytes=128))
+    ic = Interconnect(soc, "ic", g)
+    dma = Dma(soc, "dma", ic, [Region.of(m, n) for n, m in mems.items()],
+              DmaSpec(channels=2, setup_cycles=5))
+    ends: dict[str, int] = {}
+
+    def copy(i, src, words, delay, channel):
+        yield sim.env.timeout(delay * NS + i + 1)
+        a, b = mems[src].base, mems["l2" if src == "l1" else "l1"].base
+        yield from dma.copy(Copy1D(a, b, 8 * words), channel, f"c{i}")
+        ends[f"c{i}"] = sim.now
+
+    def core(i, mem, words, delay, write, pause):
+        yield sim.env.timeout(delay * NS + 500 + i + 1)
+        for _ in range(3):
+            yield from mems[mem].access(mems[mem].base, 8 * words, write, f"core{i % 3}")
+            yield sim.env.timeout(pause * NS)
+        ends[f"a{i}"] = sim.now
+
+    for i, (src, words, delay, channel) in enumerate(copies):
+        sim.process(copy(i, src, words, delay, channel), f"c{i}")
+    for i, access in enumerate(accesses):
+        sim.process(core(i, *access), f"a{i}")
+    if chunked:
+        with chunk_by_chunk():
+            stats = sim.run()
+    else:
+        stats = sim.run()
+    return ends, {n: (m.port.bytes, m.port.busy_ps) for n, m in mems.items()}, stats.events
+
+
+# one-chunk core accesses (up to 64 B on L1, whose chunk is 64 B), or longer ones that
+# compete chunk by chunk; long copies
+gap_copy_st = st.tuples(st.sampled_from(["l1", "l2"]), st.integers(1, 2000),
+                        st.integers(0, 300), st.integers(0, 1))
+gap_core_st = st.tuples(st.sampled_from(["l1", "l2"]),
+                        st.one_of(st.integers(1, 8), st.integers(9, 60)),
+                        st.integers(0, 900), st.booleans(), st.integers(0, 3))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(copies=st.lists(gap_copy_st, min_size=1, max_size=4),
+       accesses=st.lists(gap_core_st, max_size=16),
+       link_bw=st.sampled_from([0.5, 1.0, 2.0]))
+def test_accesses_in_the_gaps_of_bookings_finish_as_chunk_by_chunk(copies, accesses, link_bw):
+    """A one-chunk access that fits in the gaps a lone or group booking leaves on a port is
+    booked there without cutting it; one that would move it cuts it back as before."""
+    fast = _run_gaps(copies, accesses, False, link_bw)
+    assert fast[:2] == _run_gaps(copies, accesses, True, link_bw)[:2]
+
+
+def test_accesses_in_the_gaps_of_a_lone_booking_leave_it_standing():
+    """A 64 KiB copy L2 -> L1 crosses a 1 B/cycle link in 64 B chunks: each holds the link
+    64 ns and the L2 port 8 ns. Meanwhile cores read 8 B of L2, 90 times, each in the middle
+    of a gap the copy leaves on the L2 port: the copy ends as it does alone, and a read
+    costs a few events instead of cutting the copy back (chunk by chunk: one event per
+    chunk of the copy)."""
+    copies = [("l2", 8192, 0, 0)]
+    # the copy's chunk m starts on the L2 port at 5 ns (setup) + 1 ps + 64m ns; reads start
+    # 20 ns into the gaps of chunks 10, 25, 40, ... and repeat 192 ns (3 chunks) later
+    reads = [("l2", 1, 165 + 960 * k, False, 192) for k in range(30)]
+    alone = _run_gaps(copies, [], False, 1.0)
+    fast = _run_gaps(copies, reads, False, 1.0)
+    slow = _run_gaps(copies, reads, True, 1.0)
+    assert fast[:2] == slow[:2]
+    assert fast[0]["c0"] == alone[0]["c0"]
+    assert fast[2] < 4 * 90 < 65536 // 64 <= slow[2]
+
+
 def test_a_waiting_higher_priority_master_stops_a_lone_booking_at_its_next_chunk():
     """b->a is fixed-priority, 1 B/cycle, 16 B chunks. m2 (lowest) books 24 B alone at
     1 ps; m0 sends 16 B c->b at 2 ps, then 8 B c->a at 1003 ps, which waits behind its own
