@@ -410,8 +410,14 @@ def _probe(sh: _Shared, link: Link, now: int) -> tuple[int, float]:
     """A group's end of booking on ``link`` as of ``now``, and the first request of a
     member on it after ``now`` (-1 when a member's end is due at ``now``: no gap)."""
     probe = sh.probe
-    if probe is None or probe[0] != now:
+    if probe is None:
         sh.probe = probe = (now, sh.group.run(*sh.start, stop=now))
+    elif probe[0] != now and probe[1].finisher is None:  # go on from the last probe
+        was = probe[1]
+        state = sh.group.run(was.rem, was.nxt, was.seq, was.free, stop=now)
+        state.nbytes = [a + b for a, b in zip(was.nbytes, state.nbytes, strict=True)]
+        state.busy = [a + b for a, b in zip(was.busy, state.busy, strict=True)]
+        sh.probe = probe = (now, state)
     state = probe[1]
     if state.finisher is not None:
         return 0, -1
@@ -625,7 +631,7 @@ def _apply(sh: _Shared, now: int, stop: int | None) -> None:
     next request moved."""
     was = sh.state
     sh.stretches = [] if sh.tracer is not None else None
-    probe = sh.probe
+    probe = sh.probe  # a run to ``stop`` made already (see _probe)
     if probe is not None and stop is not None and probe[0] == stop and sh.tracer is None:
         state = probe[1]
     else:
