@@ -31,7 +31,7 @@ from desim.engines.base import Engine, EngineMapping
 from desim.errors import SpecError
 from desim.mapping.schedule import Copy, Layer, Schedule, Tile
 from desim.mapping.spec import MappingSpec
-from desim.mapping.tiler import TILE_COST, TileRegion, TileShape, choose, geometry, regions
+from desim.mapping.tiler import TILE_COST, Geometry, TileRegion, TileShape, choose, geometry, regions
 from desim.workload.graph import Graph
 from desim.workload.op import Op, OpKind
 from desim.workload.tensor import Tensor
@@ -334,9 +334,9 @@ class _CostModel:
                 cycles += rows * -(-(nbytes // rows) // txn) * per_txn
         return cycles
 
-    def _per_tile(self, op: Op, t: TileShape, each: Callable[[int, int], float]) -> float:
-        """``each(h, c)`` summed over the layer's tiles (full tiles and the edge ones)."""
-        g = geometry(op)
+    def _per_tile(self, g: Geometry, t: TileShape, each: Callable[[int, int], float]) -> float:
+        """``each(h, c)`` summed over the tiles of a layer of geometry ``g`` (full tiles and
+        the edge ones)."""
         n_h, n_c = -(-g.h_out // t.h), -(-g.c_out // t.c)
         last_h, last_c = g.h_out - (n_h - 1) * t.h, g.c_out - (n_c - 1) * t.c
         total = 0.0
@@ -362,7 +362,7 @@ class _CostModel:
             return got
 
         def cost(op: Op, g: Any, t: TileShape) -> float:
-            compute = self._per_tile(op, t, lambda h, c: cycles(op, g, h, c))
+            compute = self._per_tile(g, t, lambda h, c: cycles(op, g, h, c))
             if scale != 1:
                 compute *= scale
             transfer = self._transfer(t, dram)
@@ -377,7 +377,7 @@ class _CostModel:
         cycles = est(op, geometry(op), t)
         if self.t.mapping.objective == "energy":
             g = geometry(op)
-            return self._per_tile(op, t, lambda h, c: engine.tile_energy_pj(op, g, h, c)), cycles
+            return self._per_tile(g, t, lambda h, c: engine.tile_energy_pj(op, g, h, c)), cycles
         return cycles, cycles
 
 
