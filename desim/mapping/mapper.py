@@ -31,7 +31,15 @@ from desim.engines.base import Engine, EngineMapping
 from desim.errors import SpecError
 from desim.mapping.schedule import Copy, Layer, Schedule, Tile
 from desim.mapping.spec import MappingSpec
-from desim.mapping.tiler import TILE_COST, Geometry, TileRegion, TileShape, choose, geometry, regions
+from desim.mapping.tiler import (
+    TILE_COST,
+    Geometry,
+    TileRegion,
+    TileShape,
+    choose,
+    geometry,
+    regions,
+)
 from desim.workload.graph import Graph
 from desim.workload.op import Op, OpKind
 from desim.workload.tensor import Tensor
