@@ -40,7 +40,7 @@ class FastDramEngine:
         self.lowpower = bool(spec.powerdown_after or spec.self_refresh_after)
         self._S = jit.build(spec, self.fields, log)
         self._R = np.zeros((1, 3), np.int64)  # requests of list streams (replaced, not written)
-        self._out = np.empty((0, 2), np.int64)  # scratch of pop_done
+        self._out = np.empty((int(self._S[jit.CAP_SM]), 2), np.int64)  # of pop_done
         self._ahead: np.ndarray | None = None    # the state lookahead() ran
         self._hist: dict[int, int] = {}       # folded latencies (replaced, never mutated)
         self._log: list[tuple[int, str, int, int]] | None = [] if log else None
@@ -65,6 +65,13 @@ class FastDramEngine:
         sid = self.next_sid
         self.next_sid += 1
         self._tags[sid] = tag
+        if type(addrs) is range and type(writes) is bool and type(arrivals) is int:
+            # the component's case: consecutive transactions, one direction, one arrival
+            n = len(addrs)
+            while jit.add_stream(self._S, sid, n, addrs.start, addrs.step, int(writes),
+                                 arrivals, -1, arrivals) < 0:
+                self._grow(jit.CAP_SM)
+            return sid
         n = len(addrs)
         write = int(writes) if isinstance(writes, bool | np.bool_) else -1
         arrival = int(arrivals) if isinstance(arrivals, int | np.integer) else -1
@@ -97,7 +104,9 @@ class FastDramEngine:
 
     def advance(self, until: int) -> None:
         """Simulate every cycle before ``until``."""
-        self._S = self._run(self._S, until, False, False)
+        S = self._S
+        if jit.run(S, self._R, until, False, False) != jit.OK:
+            self._S = self._run(S, until, False, False)  # make room, go on
 
     def run_until_output(self, limit: int = INF) -> int | None:
         """Simulate until a stream completion is known; return its cycle (see
@@ -111,12 +120,9 @@ class FastDramEngine:
 
     def pop_done(self, until: int) -> list[tuple[int, Any]]:
         """Remove and return ``(cycle, tag)`` of the streams completed by ``until``."""
-        S = self._S
-        if S[jit.DONE_MIN] > until:
+        n = jit.pop_done(self._S, until, self._out)
+        if not n:
             return []
-        if len(self._out) < S[jit.CAP_SM]:
-            self._out = np.empty((int(S[jit.CAP_SM]), 2), np.int64)
-        n = jit.pop_done(S, until, self._out)
         tags = self._tags
         return [(cycle, tags.pop(sid)) for cycle, sid in self._out[:n].tolist()]
 
@@ -142,20 +148,25 @@ class FastDramEngine:
     def lookahead(self, limit: int = INF) -> int | None:
         """Run a copy of the engine to the next stream completion and return its cycle (as
         :meth:`run_until_output` would); :meth:`commit` makes that copy the engine."""
-        S = self._S
-        if not S[jit.N_STREAMS] and S[jit.DONE_MIN] >= INF:
+        S, ahead = self._S, self._ahead
+        if ahead is None or len(ahead) != len(S):
+            ahead = self._ahead = S.copy()
+        code = jit.look(S, ahead, self._R, limit)
+        if code >= 0:
+            return int(code)
+        if code == jit.NOTHING:
             self._ahead = None
             return None
-        if 2 * S[jit.LAT_N] > S[jit.CAP_LAT]:
-            self._fold_latencies()  # here, not in the copy: it may be dropped
-        if self._log is not None and 2 * S[jit.LOG_N] > S[jit.CAP_LOG]:
-            self._fold_log()
-        ahead = self._ahead
-        if ahead is None or len(ahead) != len(S):
-            ahead = S.copy()
-        else:
-            ahead[:] = S
-        ahead = self._ahead = self._run(ahead, limit, True, False)
+        if code == jit.FOLD:  # here, not in the copy: it may be dropped
+            if 2 * S[jit.LAT_N] > S[jit.CAP_LAT]:
+                self._fold_latencies()
+            if self._log is not None and 2 * S[jit.LOG_N] > S[jit.CAP_LOG]:
+                self._fold_log()
+            return self.lookahead(limit)
+        if code == jit.STALLED:
+            raise RuntimeError("DRAM engine: requests left but nothing can happen")
+        if code == jit.NEEDS_ROOM:
+            ahead = self._ahead = self._run(self._make_room(ahead), limit, True, False)
         done = ahead[jit.DONE_MIN]
         return int(done) if done <= ahead[jit.NOW] else None
 
@@ -269,6 +280,8 @@ class FastDramEngine:
     def _grow(self, cap: int) -> None:
         """Double the capacity of a growable region of the engine's state."""
         self._S = jit.relayout(self._S, {cap: 2 * int(self._S[cap])})
+        if cap == jit.CAP_SM:
+            self._out = np.empty((int(self._S[cap]), 2), np.int64)
 
     def _rank(self, r: int) -> np.ndarray:
         o = int(self._S[jit.O_RK]) + r * jit.NRF

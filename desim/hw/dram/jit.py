@@ -954,6 +954,31 @@ def run(S, R, until, stop_on_output, idle_stop):
         _tick(S, R, t, cn)
 
 
+
+#: look() outcomes besides a completion cycle
+NOTHING, NONE_BY_LIMIT, FOLD, NEEDS_ROOM, STALLED = -1, -2, -3, -4, -5
+
+
+@_jit
+def look(S, A, R, limit):
+    """Copy ``S`` into ``A`` and run ``A`` to the next stream completion (at most to
+    ``limit``): its cycle, or NOTHING (no request pending; ``A`` untouched), FOLD (fold
+    latencies or log out of ``S`` first; ``A`` untouched), NONE_BY_LIMIT, NEEDS_ROOM or
+    STALLED (``A`` as run() left it)."""
+    if not S[N_STREAMS] and S[DONE_MIN] >= INF:
+        return NOTHING
+    if 2 * S[LAT_N] > S[CAP_LAT] or (S[K_LOG_ON] and 2 * S[LOG_N] > S[CAP_LOG]):
+        return FOLD
+    for i in range(len(S)):
+        A[i] = S[i]
+    status = run(A, R, limit, True, False)
+    if status == GROW:
+        return NEEDS_ROOM
+    if status == STALL:
+        return STALLED
+    done = A[DONE_MIN]
+    return done if done <= A[NOW] else NONE_BY_LIMIT
+
 # -- streams (called from Python) --------------------------------------------------------------
 
 @_jit
@@ -997,6 +1022,8 @@ def add_stream(S, sid, n, base, stride, write, arr, off, first):
 def pop_done(S, until, out):
     """Free the streams done by ``until``; put their (cycle, id) in ``out`` in completion
     order (ties by id) and return how many."""
+    if S[DONE_MIN] > until:
+        return 0
     n = 0
     rest = INF
     for slot in range(S[CAP_SM]):
