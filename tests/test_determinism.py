@@ -40,3 +40,14 @@ def test_two_processes_give_identical_results(tmp_path, platform, workload):
     assert trace_a == trace_b
     assert set(wall_a) == {"events", "wall_s", "events_per_s"}
 
+
+
+def test_runs_in_one_process_cost_the_same_events():
+    """Events are part of the result: runs in one process (a sweep worker's) inherit no
+    state from the runs before them, not even through reused object ids."""
+    from desim.driver import simulate
+
+    first = simulate("pulp_cluster", "resnet8").summary["sim"]["events"]
+    for _ in range(3):
+        simulate("imc_cluster", "resnet8")
+        assert simulate("pulp_cluster", "resnet8").summary["sim"]["events"] == first

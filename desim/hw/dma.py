@@ -36,17 +36,18 @@ Three ways to run it, which agree on these formulas:
 - burst by burst (any other target, e.g. the DRAM model, a copy within one memory, or a
   limiting window over bursts of mixed sizes): each burst calls source.access(read),
   interconnect.transfer and destination.access(write) in turn, with up to
-  ``outstanding`` bursts in flight (one server loop per slot). A few events per burst;
-  inside ``with burst_by_burst():`` every descriptor runs so, the event-level model the
-  other two stand for.
+  ``outstanding`` bursts in flight (one slot each, advanced in callbacks). A few events
+  per burst; inside ``with burst_by_burst():`` every descriptor runs so, the event-level
+  model the other two stand for.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections import Counter, deque
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import simpy
@@ -295,7 +296,7 @@ class _Job:
 
 
 class _Channel:
-    """One queue, its server loop and its burst slots."""
+    """One queue, its server loop and the state its burst slots share."""
 
     def __init__(self, index: int, master: str):
         self.index = index
@@ -363,8 +364,8 @@ class Dma(Component):
         self.channels = [_Channel(i, f"{self.path}.ch{i}") for i in range(spec.channels)]
         for ch in self.channels:
             self.process(self._serve(ch), f"{ch.lane}.server", daemon=True)
-            for k in range(spec.outstanding):
-                self.process(self._slot(ch), f"{ch.lane}.slot{k}", daemon=True)
+            for _ in range(spec.outstanding):
+                _Slot(self, ch).take()
 
     @property
     def area_mm2(self) -> float:
@@ -532,22 +533,88 @@ class Dma(Component):
         return [(s + off, d + off, min(burst, n - off))
                 for s, d, n in runs(desc) for off in range(0, n, burst)]
 
-    def _slot(self, ch: _Channel) -> Generator[simpy.Event, Any, None]:
-        """One outstanding-burst slot: read, cross, write, one burst at a time."""
-        env, ic, master = self.env, self.ic, ch.master
-        while True:
-            job = ch.job
-            item = next(ch.bursts, None) if ch.bursts is not None else None
-            if item is None or job is None:
-                ev = env.event()
-                ch.idle.append(ev)
-                yield ev
-                continue
-            s, d, n = item
-            src, dst = job.src, job.dst
-            yield from src.target.access(s, n, False, master)
-            yield from ic.transfer(src.node, dst.node, n, master, job.name)
-            yield from dst.target.access(d, n, True, master)
-            ch.left -= 1
-            if not ch.left:
-                ch.finished.succeed()  # type: ignore[union-attr]
+
+
+class _Slot:
+    """One outstanding-burst slot of a channel: read, cross, write, one burst at a time.
+    It advances in callbacks of each step's completion, in the order a process looping
+    over the same steps would (it needs no process of its own)."""
+
+    __slots__ = ("dma", "ch", "job", "burst")
+
+    def __init__(self, dma: Dma, ch: _Channel):
+        self.dma, self.ch = dma, ch
+        self.job: _Job | None = None
+        self.burst: tuple[int, int, int] = (0, 0, 0)
+
+    def take(self, _: Any = None) -> None:
+        """Start the channel's next burst, or wait for one."""
+        ch = self.ch
+        job = ch.job
+        item = next(ch.bursts, None) if ch.bursts is not None else None
+        if item is None or job is None:
+            ev = simpy.Event(self.dma.env)
+            ch.idle.append(ev)
+            ev.callbacks.append(self.take)
+            return
+        self.job, self.burst = job, item
+        _then(job.src.target, item[0], item[2], False, ch.master, self._read)
+
+    def _read(self, _: Any = None) -> None:
+        job = self.job
+        assert job is not None
+        done = self.dma.ic.send(job.src.node, job.dst.node, self.burst[2], self.ch.master,
+                                job.name)
+        if done is None:
+            self._crossed()
+        else:
+            done.callbacks.append(self._crossed)
+
+    def _crossed(self, _: Any = None) -> None:
+        job = self.job
+        assert job is not None
+        _then(job.dst.target, self.burst[1], self.burst[2], True, self.ch.master,
+              self._written)
+
+    def _written(self, _: Any = None) -> None:
+        ch = self.ch
+        ch.left -= 1
+        if not ch.left:
+            ch.finished.succeed()  # type: ignore[union-attr]
+        self.take()
+
+
+def _then(target: Any, addr: int, nbytes: int, write: bool, master: str,
+          then: Callable[[Any], None]) -> None:
+    """Access ``target`` now and call ``then`` when done: through its ``request`` (an
+    event, or None when done at once), else by advancing its ``access`` generator."""
+    request = getattr(target, "request", None)
+    if request is None:
+        _drive(target.access(addr, nbytes, write, master), None, then=then)
+        return
+    done = request(addr, nbytes, write, master)
+    if done is None:
+        then(None)
+    else:
+        done.callbacks.append(then)
+
+
+def _drive(gen: Generator[simpy.Event, Any, None], ev: simpy.Event | None, *,
+           then: Callable[[Any], None]) -> None:
+    """Advance ``gen`` past ``ev`` (None: start it) as a process running it would, and call
+    ``then`` once it returns."""
+    while True:
+        try:
+            if ev is None:
+                ev = next(gen)
+            elif ev._ok:  # type: ignore[attr-defined]
+                ev = gen.send(ev._value)  # type: ignore[attr-defined]
+            else:
+                ev._defused = True  # type: ignore[attr-defined]
+                ev = gen.throw(ev._value)  # type: ignore[attr-defined]
+        except StopIteration:
+            then(None)
+            return
+        if ev.callbacks is not None:  # not processed yet: wait for it
+            ev.callbacks.append(partial(_drive, gen, then=then))
+            return

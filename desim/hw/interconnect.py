@@ -42,6 +42,7 @@ import itertools
 import math
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import networkx as nx
@@ -62,9 +63,6 @@ _GROUP_MAX = 16
 #: the fewest requests a group booked together must be expected to make before its first
 #: end: a shorter run saves fewer events than setting up the booking costs
 _GROUP_WORTH = 8
-#: a route's ps per chunk alone on its path, by the route's id (routes live as long as
-#: their links)
-_PACES: dict[int, int] = {}
 #: the order timers are set in, which is the order the kernel serves timers of one time
 _ORDER = itertools.count()
 
@@ -206,6 +204,11 @@ class Route:
     latency_ps: int
     chunk_bytes: int
 
+    @cached_property
+    def pace_ps(self) -> int:
+        """ps per chunk alone on the path: a chunk's time on its slowest link."""
+        return max(link.dur(self.chunk_bytes) for link in self.links)
+
 
 class _Transfer:
     """State of one transfer in flight. It advances in callbacks of its own timer event,
@@ -260,11 +263,18 @@ def stream(env: simpy.Environment, route: Route, nbytes: int, master: str, rank:
     ``rank`` is its priority on fixed-priority links (higher wins); ``args`` are the trace
     arguments of each reservation (``bytes`` is added), used only when ``tracer`` is set.
     """
+    yield launch(env, route, nbytes, master, rank, tracer, name, args)
+
+
+def launch(env: simpy.Environment, route: Route, nbytes: int, master: str, rank: int,
+           tracer: Any, name: str, args: dict[str, Any] | None) -> simpy.Event:
+    """Start moving ``nbytes`` through every link of ``route`` now (as :func:`stream`
+    does); the returned event triggers when the last byte arrives."""
     xf = _Transfer(env, route, master or object(), rank, nbytes, name, args, tracer)
     for link in route.links:
         link.active.append(xf)
     _advance(xf)
-    yield xf.done
+    return xf.done
 
 
 def _advance(xf: _Transfer) -> None:
@@ -611,9 +621,7 @@ def _worth(members: list[_Transfer], now: int) -> bool:
     paces, ends = [], []
     for j, m in enumerate(members):
         route = m.route
-        pace = _PACES.get(id(route))
-        if pace is None:
-            pace = _PACES[id(route)] = max(link.dur(route.chunk_bytes) for link in route.links)
+        pace = route.pace_ps
         at = now if j == 0 else m.at
         paces.append((at, pace, -(-m.remaining // route.chunk_bytes)))
         ends.append(at + paces[-1][2] * pace)
@@ -818,18 +826,38 @@ class Interconnect(Component):
         arbitration (empty: this transfer is a master of its own). ``name`` labels the
         trace intervals (default ``src->dst``).
         """
+        route = self._check(src, dst, nbytes)
+        if nbytes == 0 or not route.links:
+            return instant()
+        return stream(self.env, route, nbytes, master, self.rank(master), *self._label(
+            route, nbytes, master, name))
+
+    def send(self, src: str, dst: str, nbytes: int, master: str = "", name: str = ""
+             ) -> simpy.Event | None:
+        """Start :meth:`transfer` now, for callers that wait through callbacks: the event
+        triggers when the last byte has arrived (None: nothing to move)."""
+        route = self._check(src, dst, nbytes)
+        if nbytes == 0 or not route.links:
+            return None
+        return launch(self.env, route, nbytes, master, self.rank(master), *self._label(
+            route, nbytes, master, name))
+
+    def _check(self, src: str, dst: str, nbytes: int) -> Route:
         route = self._routes.get((src, dst)) or self.route(src, dst)
         if not isinstance(nbytes, int) or nbytes < 0:
             raise SpecError(f"{self.path}: transfer {src}->{dst} of {nbytes!r} bytes; "
                             "give a non-negative integer byte count")
-        if nbytes == 0 or not route.links:
-            return instant()
+        return route
+
+    def _label(self, route: Route, nbytes: int, master: str, name: str
+               ) -> tuple[Any, str, dict[str, Any] | None]:
+        """Count a transfer; its tracer, trace name and arguments."""
         self.counters["bytes"] += nbytes
         self.counters["transfers"] += 1
         tracer = self._tracer
-        args = {"src": src, "dst": dst, "master": master} if tracer is not None else None
-        return stream(self.env, route, nbytes, master, self.rank(master), tracer,
-                      name or f"{src}->{dst}", args)
+        args = ({"src": route.src, "dst": route.dst, "master": master}
+                if tracer is not None else None)
+        return tracer, name or f"{route.src}->{route.dst}", args
 
     def rank(self, master: str) -> int:
         """Priority of ``master`` on fixed-priority links (higher wins; unlisted: 0)."""

@@ -30,7 +30,7 @@ import simpy
 
 from desim.arena import Arena
 from desim.errors import SpecError
-from desim.hw.interconnect import Link, Route, instant, stream
+from desim.hw.interconnect import Link, Route, instant, launch, stream
 from desim.kernel import Clock, Component
 from desim.spec import Spec, param
 
@@ -145,10 +145,7 @@ class Sram(Component):
 
         Masters share the port bandwidth; one master's accesses complete in issue order.
         """
-        if not (self.base <= addr and addr + nbytes <= self.base + self.size) or nbytes < 0:
-            raise SpecError(f"{self.path}: access of {nbytes} B at {addr:#x} falls outside "
-                            f"[{self.base:#x}, {self.base + self.size:#x}); check the buffer "
-                            "placement")
+        self._check(addr, nbytes)
         self.account(nbytes, write)
         if nbytes == 0:
             return instant()
@@ -156,6 +153,25 @@ class Sram(Component):
         op = "write" if write else "read"
         args = {"master": master, "addr": addr} if tracer is not None else None
         return stream(self.env, self._route, nbytes, master, 0, tracer, op, args)
+
+    def request(self, addr: int, nbytes: int, write: bool, master: str = ""
+                ) -> simpy.Event | None:
+        """Start :meth:`access` now, for callers that wait through callbacks: the event
+        triggers when it is done (None: nothing to move)."""
+        self._check(addr, nbytes)
+        self.account(nbytes, write)
+        if nbytes == 0:
+            return None
+        tracer = self._tracer
+        op = "write" if write else "read"
+        args = {"master": master, "addr": addr} if tracer is not None else None
+        return launch(self.env, self._route, nbytes, master, 0, tracer, op, args)
+
+    def _check(self, addr: int, nbytes: int) -> None:
+        if not (self.base <= addr and addr + nbytes <= self.base + self.size) or nbytes < 0:
+            raise SpecError(f"{self.path}: access of {nbytes} B at {addr:#x} falls outside "
+                            f"[{self.base:#x}, {self.base + self.size:#x}); check the buffer "
+                            "placement")
 
     def account(self, nbytes: int, write: bool) -> None:
         """Count ``nbytes`` read or written and their energy. A master that books the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import heapq
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -90,7 +91,10 @@ class Sim:
         eid0 = _peek_eid(env)
         t0 = time.perf_counter()
         with gc_paused():  # see gc_paused
-            env.run(until=until)
+            if until is None:
+                _drain(env)
+            else:
+                env.run(until=until)
         wall = time.perf_counter() - t0
         self.stats.events += _peek_eid(env) - eid0 - len(env._queue)  # type: ignore[attr-defined]
         self.stats.wall_s += wall
@@ -105,6 +109,23 @@ class Sim:
         self._procs = [(p, n) for p, n in self._procs if p.is_alive]
         if waiting:
             raise SimulationStalled(self.now, waiting)
+
+
+def _drain(env: simpy.Environment) -> None:
+    """Process every event, as ``env.run()`` does, in one loop: the work of
+    ``Environment.step`` without a call and an exception handler per event."""
+    queue = env._queue  # type: ignore[attr-defined]
+    pop = heapq.heappop
+    while queue:
+        env._now, _, _, event = pop(queue)  # type: ignore[attr-defined]
+        callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+        for callback in callbacks:
+            callback(event)
+        if not event._ok and not hasattr(event, "_defused"):
+            # a failure nobody handled: crash, as SimPy does, with a fresh traceback
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc
 
 
 @contextlib.contextmanager

@@ -196,6 +196,32 @@ def test_streamed_and_burst_by_burst_agree(clk):
     assert run(True, Copy1D(L2, L1, 4096))[1] >= 16 * 4
 
 
+
+def test_burst_slots_wait_alike_on_request_and_on_access_only_targets(clk):
+    """Burst by burst, a slot waits on a target's request() event or advances its access()
+    generator as a process would: two channels copying both ways through the Srams
+    themselves and through access()-only wrappers of them end every descriptor at the
+    same picosecond, with the same events."""
+    def run(record):
+        sim = Sim()
+        dma, *_ = _platform(sim, clk, DmaSpec(setup_cycles=3, channels=2, outstanding=3),
+                            record=record)
+        ends = []
+
+        def sw(channel, src, dst):
+            for k in range(4):
+                rec = yield from dma.copy(Copy2D(src + 512 * k, dst + 512 * k, 96, 5, 128, 96),
+                                          channel)
+                ends.append((channel, rec.end_ps))
+
+        sim.process(sw(0, L2, L1), "in")
+        sim.process(sw(1, L1 + 8192, L2 + 8192), "out")
+        with burst_by_burst():
+            stats = sim.run()
+        return ends, stats.events
+
+    assert run(False) == run(True)
+
 def test_a_small_window_serialises_the_bursts(sim, clk):
     """With one burst in flight the window (32 cycles of link per 48-cycle round trip)
     limits: each of the 16 bursts does its whole round trip 1 + 8 + 2 + 32 + 1 + 4 = 48

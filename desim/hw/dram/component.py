@@ -100,17 +100,38 @@ class DramController(Component):
     def access(self, addr: int, nbytes: int, write: bool, master: str = ""
                ) -> Generator[simpy.Event, Any, None]:
         """Read or write ``nbytes`` at ``addr``; use as ``yield from``, returns when done."""
+        self._check(addr, nbytes, write)
+        return self._access(addr - self.base, nbytes, write, master)
+
+    def request(self, addr: int, nbytes: int, write: bool, master: str = ""
+                ) -> simpy.Event | None:
+        """Start :meth:`access` now, for callers that wait through callbacks: the event
+        triggers when it is done (None: nothing to move)."""
+        self._check(addr, nbytes, write)
+        if not nbytes:
+            return None
+        offset = addr - self.base
+        start, done = self._start(offset, nbytes, write)
+        done.callbacks.append(lambda _: self._finish(start, offset, nbytes, write, master))
+        return done
+
+    def _check(self, addr: int, nbytes: int, write: bool) -> None:
         if nbytes < 0 or not (self.base <= addr and addr + nbytes <= self.base + self.size):
             raise SpecError(f"{self.path}: access of {nbytes} B at {addr:#x} falls outside "
                             f"[{self.base:#x}, {self.base + self.size:#x}); check the buffer "
                             "placement")
         self.counters["bytes_written" if write else "bytes_read"] += nbytes
-        return self._access(addr - self.base, nbytes, write, master)
 
     def _access(self, offset: int, nbytes: int, write: bool, master: str
                 ) -> Generator[simpy.Event, Any, None]:
         if not nbytes:
             return
+        start, done = self._start(offset, nbytes, write)
+        yield done
+        self._finish(start, offset, nbytes, write, master)
+
+    def _start(self, offset: int, nbytes: int, write: bool) -> tuple[int, simpy.Event]:
+        """Offer an access to the controller now: (its start, its completion event)."""
         start = self.begin()
         if self._compile:
             self._switch()
@@ -120,19 +141,23 @@ class DramController(Component):
         last = (offset + nbytes - 1) // txn * txn
         done = self.sim.event(f"{self.path}: {'write' if write else 'read'} of {nbytes} B "
                               f"at {offset:#x}")
-        engine.submit(range(first, last + txn, txn), write, engine.now, tag=done)
+        now = engine.now
+        engine.submit(range(first, last + txn, txn), write, now, tag=done)
         n = (last - first) // txn + 1
         self.counters["accesses"] += 1
         self.counters["transactions"] += n
         if self._log is not None:
-            self._log.append((engine.now, first, n, write))
+            self._log.append((now, first, n, write))
         self._replan()
         tracer = self._tracer
         if tracer is not None:
             tracer.counter(self.path, "queue_depth", start, engine.queue_depth)
-        yield done
+        return start, done
+
+    def _finish(self, start: int, offset: int, nbytes: int, write: bool, master: str) -> None:
+        """An access is done: close its busy interval."""
         op = "write" if write else "read"
-        if tracer is not None:
+        if self._tracer is not None:
             self.end(start, "bus", op, "dram", {"master": master, "addr": offset + self.base,
                                                 "bytes": nbytes})
         else:
