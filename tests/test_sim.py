@@ -98,6 +98,30 @@ def test_run_stats_count_events():
     assert stats.wall_s > 0
 
 
+
+def test_a_failure_nobody_handles_stops_the_run_as_simpy_does():
+    """An exception in a process ends the run with that exception at its moment; a failed
+    event that a waiting process catches does not."""
+    sim = Sim()
+
+    def crashes():
+        yield sim.env.timeout(7)
+        raise ValueError("bad tile")
+
+    def catches():
+        ev = sim.env.event()
+        ev.fail(KeyError("handled"))
+        try:
+            yield ev
+        except KeyError:
+            yield sim.env.timeout(3)
+
+    sim.process(catches(), "catches")
+    sim.process(crashes(), "crashes")
+    with pytest.raises(ValueError, match="bad tile"):
+        sim.run()
+    assert sim.now == 7
+
 def test_busy_time_is_the_union_of_overlapping_intervals():
     """Two lanes busy over [0,10] and [5,20] ns make the component busy for 20 ns."""
     sim = Sim(tracer=Recorder())
