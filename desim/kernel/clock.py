@@ -46,10 +46,12 @@ class Clock:
 
     def edge_index(self, t_ps: float) -> int:
         """Index of the first edge at or after ``t_ps``."""
-        k = int(-(-t_ps * self.freq_hz // PS_PER_S))
-        while self.ps(k) < t_ps:  # round-to-nearest edge times may sit just before t_ps
+        f = self.freq_hz
+        k = int(-(-t_ps * f // PS_PER_S))
+        half = f // 2  # edge k is at (k * PS_PER_S + half) // f ps, as ps(k) rounds
+        while (k * PS_PER_S + half) // f < t_ps:  # rounded edges may sit just before t_ps
             k += 1
-        while k > 0 and self.ps(k - 1) >= t_ps:
+        while k > 0 and ((k - 1) * PS_PER_S + half) // f >= t_ps:
             k -= 1
         return k
 
