@@ -581,6 +581,7 @@ def _share(xf: _Transfer, now: int) -> bool:
     members = [xf]
     index: dict[Link, int] = {}
     links: list[Link] = []
+    soon = now + _GROUP_WORTH // 2 * xf.route.pace_ps
     for m in members:  # grows as competitors are found
         for link in m.route.links:
             if link in index:
@@ -594,6 +595,8 @@ def _share(xf: _Transfer, now: int) -> bool:
                         or len(members) == _GROUP_MAX
                         or not (other.remaining or other.route.latency_ps)):
                     return False  # (the last: its caller's own event ends it, no timer)
+                if not other.remaining and other.at < soon:
+                    return False  # it leaves, ending the group, before it could pay
                 members.append(other)
     if not _worth(members, now):
         return False
