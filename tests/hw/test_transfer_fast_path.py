@@ -102,10 +102,11 @@ core_st = st.tuples(st.sampled_from(["l1", "l2"]), st.integers(1, 400), st.integ
                     st.booleans())
 
 
-def _run_dma(copies, accesses, chunked: bool, window: int = 8):
+def _run_dma(copies, accesses, chunked: bool, window: int = 8, link_bw: float = 4.0):
     """End of every DMA descriptor and core access over L1 <-> L2; each port's bytes and
-    busy time. ``window``: bursts in flight per channel (below 3, a descriptor of 8 B
-    words is paced by it)."""
+    busy time; the events run. ``window``: bursts in flight per channel (below 3, a
+    descriptor of 8 B words is paced by it). A core access given a pause (ns) repeats three
+    times, pausing after each."""
     sim = Sim()
     soc = Component(sim, "soc", MAIN)
     # 8 B/cycle ports and a 4 B/cycle link: whole-ns durations for whole 8 B words
@@ -114,7 +115,7 @@ def _run_dma(copies, accesses, chunked: bool, window: int = 8):
             "l2": Sram(soc, "l2", SramSpec(port_bytes_per_cycle=8.0, capacity_bytes=1 << 20,
                                            base_addr=1 << 20, latency_cycles=3))}
     g = nx.DiGraph()
-    add_link(g, "l1", "l2", LinkSpec(bandwidth_bytes_per_cycle=4.0, chunk_bytes=128))
+    add_link(g, "l1", "l2", LinkSpec(bandwidth_bytes_per_cycle=link_bw, chunk_bytes=128))
     ic = Interconnect(soc, "ic", g)
     dma = Dma(soc, "dma", ic, [Region.of(m, n) for n, m in mems.items()],
               DmaSpec(channels=2, setup_cycles=5, outstanding=window))
@@ -126,59 +127,12 @@ def _run_dma(copies, accesses, chunked: bool, window: int = 8):
         yield from dma.copy(Copy1D(a, b, 8 * words), channel, f"c{i}")
         ends[f"c{i}"] = sim.now
 
-    def core(i, mem, words, delay, write):
+    def core(i, mem, words, delay, write, pause=None):
         yield sim.env.timeout(delay * NS + 500 + i + 1)
-        yield from mems[mem].access(mems[mem].base, 8 * words, write, f"core{i % 3}")
-        ends[f"a{i}"] = sim.now
-
-    for i, (src, words, delay, channel) in enumerate(copies):
-        sim.process(copy(i, src, words, delay, channel), f"c{i}")
-    for i, (mem, words, delay, write) in enumerate(accesses):
-        sim.process(core(i, mem, words, delay, write), f"a{i}")
-    if chunked:
-        with chunk_by_chunk():
-            sim.run()
-    else:
-        sim.run()
-    ports = {n: (m.port.bytes, m.port.busy_ps) for n, m in mems.items()}
-    return ends, ports
-
-
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(copies=st.lists(copy_st, min_size=1, max_size=6),
-       accesses=st.lists(core_st, max_size=6), window=st.sampled_from([1, 2, 8]))
-def test_dma_and_memory_traffic_finishes_as_chunk_by_chunk(copies, accesses, window):
-    assert _run_dma(copies, accesses, False, window) == _run_dma(copies, accesses, True, window)
-
-
-def _run_gaps(copies, accesses, chunked: bool, link_bw: float):
-    """As :func:`_run_dma`, with a link slower than the ports, so that DMA bookings leave
-    gaps on the ports, and core accesses of one chunk repeated after a pause: end of every
-    descriptor and core, each port's bytes and busy time, and the events run."""
-    sim = Sim()
-    soc = Component(sim, "soc", MAIN)
-    mems = {"l1": Sram(soc, "l1", SramSpec(port_bytes_per_cycle=8.0, capacity_bytes=1 << 20,
-                                           base_addr=0, chunk_bytes=64)),
-            "l2": Sram(soc, "l2", SramSpec(port_bytes_per_cycle=8.0, capacity_bytes=1 << 20,
-                                           base_addr=1 << 20, latency_cycles=3))}
-    g = nx.DiGraph()
-    add_link(g, "l1", "l2", LinkSpec(bandwidth_bytes_per_cycle=link_bw, chunk_bytes=128))
-    ic = Interconnect(soc, "ic", g)
-    dma = Dma(soc, "dma", ic, [Region.of(m, n) for n, m in mems.items()],
-              DmaSpec(channels=2, setup_cycles=5))
-    ends: dict[str, int] = {}
-
-    def copy(i, src, words, delay, channel):
-        yield sim.env.timeout(delay * NS + i + 1)
-        a, b = mems[src].base, mems["l2" if src == "l1" else "l1"].base
-        yield from dma.copy(Copy1D(a, b, 8 * words), channel, f"c{i}")
-        ends[f"c{i}"] = sim.now
-
-    def core(i, mem, words, delay, write, pause):
-        yield sim.env.timeout(delay * NS + 500 + i + 1)
-        for _ in range(3):
+        for _ in range(1 if pause is None else 3):
             yield from mems[mem].access(mems[mem].base, 8 * words, write, f"core{i % 3}")
-            yield sim.env.timeout(pause * NS)
+            if pause is not None:
+                yield sim.env.timeout(pause * NS)
         ends[f"a{i}"] = sim.now
 
     for i, (src, words, delay, channel) in enumerate(copies):
@@ -190,7 +144,16 @@ def _run_gaps(copies, accesses, chunked: bool, link_bw: float):
             stats = sim.run()
     else:
         stats = sim.run()
-    return ends, {n: (m.port.bytes, m.port.busy_ps) for n, m in mems.items()}, stats.events
+    ports = {n: (m.port.bytes, m.port.busy_ps) for n, m in mems.items()}
+    return ends, ports, stats.events
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(copies=st.lists(copy_st, min_size=1, max_size=6),
+       accesses=st.lists(core_st, max_size=6), window=st.sampled_from([1, 2, 8]))
+def test_dma_and_memory_traffic_finishes_as_chunk_by_chunk(copies, accesses, window):
+    fast = _run_dma(copies, accesses, False, window)
+    assert fast[:2] == _run_dma(copies, accesses, True, window)[:2]
 
 
 # one-chunk core accesses (up to 64 B on L1, whose chunk is 64 B), or longer ones that
@@ -209,8 +172,8 @@ gap_core_st = st.tuples(st.sampled_from(["l1", "l2"]),
 def test_accesses_in_the_gaps_of_bookings_finish_as_chunk_by_chunk(copies, accesses, link_bw):
     """A one-chunk access that fits in the gaps a lone or group booking leaves on a port is
     booked there without cutting it; one that would move it cuts it back as before."""
-    fast = _run_gaps(copies, accesses, False, link_bw)
-    assert fast[:2] == _run_gaps(copies, accesses, True, link_bw)[:2]
+    fast = _run_dma(copies, accesses, False, link_bw=link_bw)
+    assert fast[:2] == _run_dma(copies, accesses, True, link_bw=link_bw)[:2]
 
 
 def test_accesses_in_the_gaps_of_a_lone_booking_leave_it_standing():
@@ -223,9 +186,9 @@ def test_accesses_in_the_gaps_of_a_lone_booking_leave_it_standing():
     # the copy's chunk m starts on the L2 port at 5 ns (setup) + 1 ps + 64m ns; reads start
     # 20 ns into the gaps of chunks 10, 25, 40, ... and repeat 192 ns (3 chunks) later
     reads = [("l2", 1, 165 + 960 * k, False, 192) for k in range(30)]
-    alone = _run_gaps(copies, [], False, 1.0)
-    fast = _run_gaps(copies, reads, False, 1.0)
-    slow = _run_gaps(copies, reads, True, 1.0)
+    alone = _run_dma(copies, [], False, link_bw=1.0)
+    fast = _run_dma(copies, reads, False, link_bw=1.0)
+    slow = _run_dma(copies, reads, True, link_bw=1.0)
     assert fast[:2] == slow[:2]
     assert fast[0]["c0"] == alone[0]["c0"]
     assert fast[2] < 4 * 90 < 65536 // 64 <= slow[2]
