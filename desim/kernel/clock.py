@@ -28,6 +28,9 @@ class Clock:
             raise SpecError(f"clock '{self.name}': freq_hz must be in (0, 1e12] Hz, got "
                             f"{self.freq_hz!r}; set a positive frequency")
         object.__setattr__(self, "freq_hz", int(round(self.freq_hz)))
+        #: the last (time, edge index) asked for: models ask for the edge of one moment
+        #: several times in a row
+        object.__setattr__(self, "_last_edge", (-1, 0))
 
     @property
     def period_ps(self) -> float:
@@ -46,6 +49,9 @@ class Clock:
 
     def edge_index(self, t_ps: float) -> int:
         """Index of the first edge at or after ``t_ps``."""
+        t, k = self._last_edge  # type: ignore[attr-defined]  # set in __post_init__
+        if t == t_ps:
+            return k
         f = self.freq_hz
         k = int(-(-t_ps * f // PS_PER_S))
         half = f // 2  # edge k is at (k * PS_PER_S + half) // f ps, as ps(k) rounds
@@ -53,6 +59,7 @@ class Clock:
             k += 1
         while k > 0 and ((k - 1) * PS_PER_S + half) // f >= t_ps:
             k -= 1
+        object.__setattr__(self, "_last_edge", (t_ps, k))
         return k
 
     def next_edge(self, t_ps: float) -> int:
