@@ -135,20 +135,19 @@ class DramController(Component):
         start = self.begin()
         if self._compile:
             self._switch()
-        engine = self._sync()
+        engine = self.engine
+        cycle = self.clock.edge_index(start)
         txn = self._txn
         first = offset // txn * txn
-        last = (offset + nbytes - 1) // txn * txn
+        n = ((offset + nbytes - 1) // txn * txn - first) // txn + 1
         done = self.sim.event(f"{self.path}: {'write' if write else 'read'} of {nbytes} B "
                               f"at {offset:#x}")
-        now = engine.now
-        engine.submit(range(first, last + txn, txn), write, now, tag=done)
-        n = (last - first) // txn + 1
+        self._plan(engine.offer(cycle, first, n, txn, write, done))
+        self._synced = (engine, start)
         self.counters["accesses"] += 1
         self.counters["transactions"] += n
         if self._log is not None:
-            self._log.append((now, first, n, write))
-        self._replan()
+            self._log.append((cycle, first, n, write))
         tracer = self._tracer
         if tracer is not None:
             tracer.counter(self.path, "queue_depth", start, engine.queue_depth)
@@ -184,9 +183,12 @@ class DramController(Component):
         return engine
 
     def _replan(self) -> None:
-        """Run a copy of the engine to its next completion; time it, unless the timer
-        already set stands for that cycle."""
-        cycle = self.engine.lookahead()
+        """Run a copy of the engine to its next completion and time it."""
+        self._plan(self.engine.lookahead())
+
+    def _plan(self, cycle: int | None) -> None:
+        """Time the next completion, at ``cycle``, unless the timer already set stands for
+        that cycle."""
         if cycle == self._due:
             return
         self._due = cycle

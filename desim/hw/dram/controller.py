@@ -392,6 +392,15 @@ class DramEngine:
         self._ahead = self.fork()
         return self._ahead.run_until_output(limit)
 
+    def offer(self, until: int, first: int, n: int, stride: int, write: bool, tag: Any
+              ) -> int | None:
+        """Advance to cycle ``until``, offer ``n`` requests from address ``first``,
+        ``stride`` apart, arriving then (one stream, ``tag``), and return
+        :meth:`lookahead`: what a memory access asks of the engine."""
+        self.advance(until)
+        self.submit(range(first, first + n * stride, stride), write, self.now, tag)
+        return self.lookahead()
+
     def commit(self) -> None:
         """Continue from the copy the last :meth:`lookahead` ran."""
         if self._ahead is None:

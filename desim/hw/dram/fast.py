@@ -151,12 +151,34 @@ class FastDramEngine:
         S, ahead = self._S, self._ahead
         if ahead is None or len(ahead) != len(S):
             ahead = self._ahead = S.copy()
-        code = jit.look(S, ahead, self._R, limit)
+        return self._looked(jit.look(S, ahead, self._R, limit), limit)
+
+    def offer(self, until: int, first: int, n: int, stride: int, write: bool, tag: Any
+              ) -> int | None:
+        """Advance to cycle ``until``, offer ``n`` requests from address ``first``,
+        ``stride`` apart, arriving then (one stream, ``tag``), and return
+        :meth:`lookahead`: what a memory access asks of the engine, in one compiled call."""
+        S, ahead = self._S, self._ahead
+        if ahead is None or len(ahead) != len(S):
+            ahead = self._ahead = S.copy()
+        sid = self.next_sid
+        code = jit.offer(S, ahead, self._R, until, sid, n, first, stride, int(write))
+        if code == jit.NOT_OFFERED:  # room to make first: step by step
+            self.advance(until)
+            self.submit(range(first, first + n * stride, stride), write, self.now, tag)
+            return self.lookahead()
+        self.next_sid = sid + 1
+        self._tags[sid] = tag
+        return self._looked(code, INF)
+
+    def _looked(self, code: int, limit: int) -> int | None:
+        """The next completion from a compiled look ahead's outcome ``code``."""
         if code >= 0:
             return int(code)
         if code == jit.NOTHING:
             self._ahead = None
             return None
+        S = self._S
         if code == jit.FOLD:  # here, not in the copy: it may be dropped
             if 2 * S[jit.LAT_N] > S[jit.CAP_LAT]:
                 self._fold_latencies()
@@ -165,6 +187,8 @@ class FastDramEngine:
             return self.lookahead(limit)
         if code == jit.STALLED:
             raise RuntimeError("DRAM engine: requests left but nothing can happen")
+        ahead = self._ahead
+        assert ahead is not None  # the compiled call ran it
         if code == jit.NEEDS_ROOM:
             ahead = self._ahead = self._run(self._make_room(ahead), limit, True, False)
         done = ahead[jit.DONE_MIN]

@@ -955,8 +955,8 @@ def run(S, R, until, stop_on_output, idle_stop):
 
 
 
-#: look() outcomes besides a completion cycle
-NOTHING, NONE_BY_LIMIT, FOLD, NEEDS_ROOM, STALLED = -1, -2, -3, -4, -5
+#: look() outcomes besides a completion cycle; offer() adds NOT_OFFERED
+NOTHING, NONE_BY_LIMIT, FOLD, NEEDS_ROOM, STALLED, NOT_OFFERED = -1, -2, -3, -4, -5, -6
 
 
 @_jit
@@ -978,6 +978,19 @@ def look(S, A, R, limit):
         return STALLED
     done = A[DONE_MIN]
     return done if done <= A[NOW] else NONE_BY_LIMIT
+
+
+@_jit
+def offer(S, A, R, until, sid, n, base, stride, write):
+    """Run ``S`` to cycle ``until``, add stream ``sid`` (``n`` requests from ``base``,
+    ``stride`` apart, arriving then) and :func:`look` ahead from there; NOT_OFFERED (no
+    stream added) when ``S`` needs room first."""
+    if run(S, R, until, False, False) != OK:
+        return NOT_OFFERED
+    now = S[NOW]
+    if add_stream(S, sid, n, base, stride, write, now, -1, now) < 0:
+        return NOT_OFFERED
+    return look(S, A, R, INF)
 
 # -- streams (called from Python) --------------------------------------------------------------
 
