@@ -54,7 +54,7 @@ def _readme_table() -> list[str]:
 
 
 def test_golden_baselines_cover_every_zoo_network_on_every_platform():
-    """All but flat_cluster's MobileNetV2 (a 55 s run, too slow for the test suite)."""
+    """All but flat_cluster's MobileNetV2 (a 13 s run, too slow for the test suite)."""
     cases = {(p, w) for w in zoo_names() for p in _zoo_bench().PLATFORMS}
     missing = cases - {(r["platform"], r["workload"]) for r in _golden_rows()}
     assert missing <= {("flat_cluster", "mobilenetv2")}
