@@ -287,7 +287,7 @@ def _advance(xf: _Transfer) -> None:
     env = xf.env
     now: int = env._now  # type: ignore[attr-defined,assignment]
     end = None
-    if _BULK and xf.tracer is None and xf.remaining <= xf.route.chunk_bytes:
+    if _BULK and xf.remaining <= xf.route.chunk_bytes:
         end = _fit(xf, now)
     if end is None:
         for link in xf.route.links:
@@ -364,8 +364,7 @@ def _fit(xf: _Transfer, now: int) -> int | None:
     links leave there, when it ends before any of them asks for one of those links again:
     then none of them would move chunk by chunk either, and they stand. Returns the end;
     None (nothing booked) when no booking holds a link of ``xf`` or it would move one.
-
-    Untraced runs only: a trace lane shows a booking held as one interval."""
+    Traced, the bookings' intervals end at the gap and go on after it (:func:`_split`)."""
     links = xf.route.links
     start, ask = now, math.inf
     held = False
@@ -393,15 +392,44 @@ def _fit(xf: _Transfer, now: int) -> int | None:
     end = start + max(durs)
     if end >= ask:
         return None
+    tracer = xf.tracer
+    if tracer is not None:
+        for holder in {id(link.bulk): link.bulk for link in links if link.bulk is not None
+                       and link.bulk is not xf}.values():
+            _split(holder, now)  # type: ignore[arg-type]
     for link, d in zip(links, durs, strict=True):
         e = start + d
         if e > link.free_at:
             link.free_at = e
         if link.bulk is not None and e > link.gap_at:
             link.gap_at = e
-        _account(link, xf.name, xf.args, start, e, n, d, None)
+        _account(link, xf.name, xf.args, start, e, n, d, tracer)
     xf.remaining = 0
     return end
+
+
+def _split(holder: _Transfer | _Shared, now: int) -> None:
+    """Record a lone or group booking up to its requests made by ``now`` and let it go on
+    from there as a booking of its own, on the same timeline and timers: its trace
+    intervals then end before a gap booked at ``now`` and start again after it."""
+    if isinstance(holder, _Shared):
+        stretches: list[Stretch] = []
+        state = holder.group.run(*holder.start, stop=now, stretches=stretches)
+        _record(holder, stretches)
+        holder.start = (state.rem, state.nxt, state.seq, state.free)
+        holder.probe = None
+        holder.stretches = []
+        holder.state = holder.group.run(*holder.start, stretches=holder.stretches)
+        return
+    start, n, per_chunk = holder.res  # type: ignore[misc]
+    c = holder.route.chunk_bytes
+    j = (now - start) // per_chunk if now > start else 0
+    kept = (j + 1) * c
+    if kept >= n:  # its last chunk is in progress: nothing after the gap
+        return
+    holder.res = (start, kept, per_chunk)
+    _commit(holder, holder.tracer)
+    holder.res = (start + (j + 1) * per_chunk, n - kept, per_chunk)
 
 
 def _lone_at(holder: _Transfer, link: Link, now: int) -> tuple[int, float]:
@@ -693,9 +721,7 @@ def _settle(sh: _Shared) -> None:
         if link.bulk is sh:
             link.bulk = None
     if sh.stretches is not None:
-        for k, start, end, n, busy, mask in sh.stretches:
-            name, args = _stretch_label(sh.members, mask)
-            _account(links[k], name, args, start, end, n, busy, sh.tracer)
+        _record(sh, sh.stretches)
         return
     for k, link in enumerate(links):
         busy = state.busy[k]
@@ -703,6 +729,13 @@ def _settle(sh: _Shared) -> None:
         link.busy_ps += busy
         if link.account is not None:
             link.account.busy_ps += busy
+
+
+def _record(sh: _Shared, stretches: list[Stretch]) -> None:
+    """Account a group's stretches on its links (traced runs)."""
+    for k, start, end, n, busy, mask in stretches:
+        name, args = _stretch_label(sh.members, mask)
+        _account(sh.links[k], name, args, start, end, n, busy, sh.tracer)
 
 
 def _stretch_label(members: list[_Transfer], mask: int) -> tuple[str, dict[str, Any] | None]:
