@@ -215,7 +215,7 @@ class _Transfer:
     so that a chunk costs one event and the caller resumes once, at the end."""
 
     __slots__ = ("env", "route", "master", "rank", "remaining", "blocked", "timer", "done",
-                 "res", "shared", "at", "order", "name", "args", "tracer")
+                 "res", "split", "shared", "at", "order", "name", "args", "tracer")
 
     def __init__(self, env: simpy.Environment, route: Route, master: Any, rank: int,
                  nbytes: int, name: str, args: dict[str, Any] | None, tracer: Any):
@@ -226,6 +226,9 @@ class _Transfer:
         self.done = simpy.Event(env)
         #: an uncommitted multi-chunk reservation: (start ps, bytes, ps per chunk)
         self.res: tuple[int, int, int] | None = None
+        #: the reservation is what follows a split (see _split): its first chunk is asked
+        #: for at its start, not before
+        self.split = False
         #: the group booking this transfer belongs to, if any
         self.shared: _Shared | None = None
         #: when the pending timer fires, and its place among timers of that time
@@ -422,6 +425,8 @@ def _split(holder: _Transfer | _Shared, now: int) -> None:
         holder.state = holder.group.run(*holder.start, stretches=holder.stretches)
         return
     start, n, per_chunk = holder.res  # type: ignore[misc]
+    if holder.split and now < start:  # split here already
+        return
     c = holder.route.chunk_bytes
     j = (now - start) // per_chunk if now > start else 0
     kept = (j + 1) * c
@@ -430,6 +435,7 @@ def _split(holder: _Transfer | _Shared, now: int) -> None:
     holder.res = (start, kept, per_chunk)
     _commit(holder, holder.tracer)
     holder.res = (start + (j + 1) * per_chunk, n - kept, per_chunk)
+    holder.split = True
 
 
 def _lone_at(holder: _Transfer, link: Link, now: int) -> tuple[int, float]:
@@ -437,6 +443,8 @@ def _lone_at(holder: _Transfer, link: Link, now: int) -> tuple[int, float]:
     asks for its next chunk (inf: it has none)."""
     start, n, per_chunk = holder.res  # type: ignore[misc]
     c = holder.route.chunk_bytes
+    if holder.split and now < start:  # the chunk before the split is its latest
+        return start - per_chunk + link.dur(c), start
     chunks = -(-n // c)
     j = (now - start) // per_chunk if now > start else 0
     if j >= chunks - 1:
@@ -528,10 +536,18 @@ def _truncate(holder: _Transfer, now: int, tracer: Any) -> None:
     """Cut ``holder``'s multi-chunk reservation back to the chunk in progress at ``now``."""
     start, n, per_chunk = holder.res  # type: ignore[misc]
     c = holder.route.chunk_bytes
-    j = (now - start) // per_chunk if now > start else 0
-    kept = (j + 1) * c
     for link in holder.route.links:
         link.bulk = None
+    if holder.split and now < start:  # nothing after its split is asked for yet
+        holder.res, holder.split = None, False
+        holder.remaining += n
+        for link in holder.route.links:
+            e = start - per_chunk + link.dur(c)
+            link.free_at = e if e > link.gap_at else link.gap_at
+        _wake(holder, start, now)  # it asks at the split, as chunk by chunk
+        return
+    j = (now - start) // per_chunk if now > start else 0
+    kept = (j + 1) * c
     if kept >= n:  # its last chunk is in progress: the booking stands as made
         _commit(holder, tracer)
         return
@@ -551,7 +567,7 @@ def _truncate(holder: _Transfer, now: int, tracer: Any) -> None:
 def _commit(xf: _Transfer, tracer: Any) -> None:
     """Account a multi-chunk reservation once its extent is final."""
     start, n, per_chunk = xf.res  # type: ignore[misc]
-    xf.res = None
+    xf.res, xf.split = None, False
     c = xf.route.chunk_bytes
     chunks = -(-n // c)
     last = n - (chunks - 1) * c

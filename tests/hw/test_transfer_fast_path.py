@@ -23,6 +23,7 @@ from desim.hw.dma import Copy1D, Copy2D, Copy3D, Dma, DmaSpec, Region, burst_by_
 from desim.hw.interconnect import Interconnect, InterconnectSpec, LinkSpec, add_link, chunk_by_chunk
 from desim.hw.memory import Sram, SramSpec
 from desim.kernel import Clock, Component, Sim
+from desim.trace import Recorder
 
 NS = 1000
 MAIN = Clock("main", 1_000_000_000)
@@ -102,12 +103,13 @@ core_st = st.tuples(st.sampled_from(["l1", "l2"]), st.integers(1, 400), st.integ
                     st.booleans())
 
 
-def _run_dma(copies, accesses, chunked: bool, window: int = 8, link_bw: float = 4.0):
+def _run_dma(copies, accesses, chunked: bool, window: int = 8, link_bw: float = 4.0,
+             tracer: Recorder | None = None):
     """End of every DMA descriptor and core access over L1 <-> L2; each port's bytes and
     busy time; the events run. ``window``: bursts in flight per channel (below 3, a
     descriptor of 8 B words is paced by it). A core access given a pause (ns) repeats three
     times, pausing after each."""
-    sim = Sim()
+    sim = Sim(tracer=tracer)
     soc = Component(sim, "soc", MAIN)
     # 8 B/cycle ports and a 4 B/cycle link: whole-ns durations for whole 8 B words
     mems = {"l1": Sram(soc, "l1", SramSpec(port_bytes_per_cycle=8.0, capacity_bytes=1 << 20,
@@ -174,6 +176,30 @@ def test_accesses_in_the_gaps_of_bookings_finish_as_chunk_by_chunk(copies, acces
     booked there without cutting it; one that would move it cuts it back as before."""
     fast = _run_dma(copies, accesses, False, link_bw=link_bw)
     assert fast[:2] == _run_dma(copies, accesses, True, link_bw=link_bw)[:2]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(copies=st.lists(gap_copy_st, min_size=1, max_size=4),
+       accesses=st.lists(gap_core_st, max_size=16),
+       link_bw=st.sampled_from([0.5, 1.0, 2.0]))
+def test_traced_gap_bookings_split_the_intervals_around_them(copies, accesses, link_bw):
+    """Traced, the same traffic books alike (same ends, bytes, busy time and events), and on
+    every port and link the intervals never overlap and carry exactly its bytes: a booking
+    holding a link is split around a chunk booked in its gap."""
+    rec = Recorder()
+    traced = _run_dma(copies, accesses, False, link_bw=link_bw, tracer=rec)
+    assert traced == _run_dma(copies, accesses, False, link_bw=link_bw)
+    lanes: dict[tuple[str, str], list] = {}
+    for iv in rec.intervals:
+        if iv.cat in ("transfer", "mem"):
+            lanes.setdefault((iv.path, iv.lane), []).append(iv)
+    for key, ivs in lanes.items():
+        ivs.sort(key=lambda iv: iv.start)
+        assert all(b.start >= a.end for a, b in zip(ivs, ivs[1:], strict=False)), key
+    ports = {f"soc.{n}": nbytes for n, (nbytes, _) in traced[1].items()}
+    for (path, _), ivs in lanes.items():
+        if path in ports:
+            assert sum(iv.args["bytes"] for iv in ivs) == ports[path]
 
 
 def test_accesses_in_the_gaps_of_a_lone_booking_leave_it_standing():
