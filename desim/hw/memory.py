@@ -145,33 +145,34 @@ class Sram(Component):
 
         Masters share the port bandwidth; one master's accesses complete in issue order.
         """
-        self._check(addr, nbytes)
-        self.account(nbytes, write)
-        if nbytes == 0:
+        label = self._open(addr, nbytes, write, master)
+        if label is None:
             return instant()
-        tracer = self._tracer
-        op = "write" if write else "read"
-        args = {"master": master, "addr": addr} if tracer is not None else None
-        return stream(self.env, self._route, nbytes, master, 0, tracer, op, args)
+        return stream(self.env, self._route, nbytes, master, 0, *label)
 
     def request(self, addr: int, nbytes: int, write: bool, master: str = ""
                 ) -> simpy.Event | None:
         """Start :meth:`access` now, for callers that wait through callbacks: the event
         triggers when it is done (None: nothing to move)."""
-        self._check(addr, nbytes)
-        self.account(nbytes, write)
-        if nbytes == 0:
+        label = self._open(addr, nbytes, write, master)
+        if label is None:
             return None
-        tracer = self._tracer
-        op = "write" if write else "read"
-        args = {"master": master, "addr": addr} if tracer is not None else None
-        return launch(self.env, self._route, nbytes, master, 0, tracer, op, args)
+        return launch(self.env, self._route, nbytes, master, 0, *label)
 
-    def _check(self, addr: int, nbytes: int) -> None:
+    def _open(self, addr: int, nbytes: int, write: bool, master: str
+              ) -> tuple[Any, str, dict[str, Any] | None] | None:
+        """Check and count an access; its tracer, trace name and arguments (None: no
+        bytes to move)."""
         if not (self.base <= addr and addr + nbytes <= self.base + self.size) or nbytes < 0:
             raise SpecError(f"{self.path}: access of {nbytes} B at {addr:#x} falls outside "
                             f"[{self.base:#x}, {self.base + self.size:#x}); check the buffer "
                             "placement")
+        self.account(nbytes, write)
+        if nbytes == 0:
+            return None
+        tracer = self._tracer
+        args = {"master": master, "addr": addr} if tracer is not None else None
+        return tracer, "write" if write else "read", args
 
     def account(self, nbytes: int, write: bool) -> None:
         """Count ``nbytes`` read or written and their energy. A master that books the
