@@ -43,8 +43,8 @@ def test_two_processes_give_identical_results(tmp_path, platform, workload):
 
 
 def test_runs_in_one_process_cost_the_same_events():
-    """Events are part of the result: runs in one process (a sweep worker's) inherit no
-    state from the runs before them, not even through reused object ids."""
+    """Events are part of the result: a run in one process (a sweep worker's) costs the
+    same events after other runs as before them."""
     from desim.driver import simulate
 
     first = simulate("pulp_cluster", "resnet8").summary["sim"]["events"]
