@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from desim.errors import DesimError
+from desim.fileio import signals_held
 
 LOCK_NAME = ".desim.lock"
 #: prefix of the folders a run stages its outputs in (desim.result.staged)
@@ -34,6 +35,21 @@ def hold(folder: Path, command: str) -> Iterator[None]:
     path = folder / LOCK_NAME
     mine = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": command,
                        "since": round(time.time())})
+    taken = False
+    try:
+        with signals_held():  # an interrupt leaves no lock taken but not known as taken
+            _take(folder, path, mine)
+            taken = True
+        _sweep_staging(folder)
+        yield
+    finally:
+        with signals_held(), contextlib.suppress(OSError):
+            if taken and path.read_text() == mine:
+                path.unlink()
+
+
+def _take(folder: Path, path: Path, mine: str) -> None:
+    """Create the lock file holding ``mine``, taking over a stale one."""
     for _ in range(3):
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -50,17 +66,9 @@ def hold(folder: Path, command: str) -> Iterator[None]:
         except BaseException:
             path.unlink()
             raise
-        break
-    else:
-        raise DesimError(f"cannot take the lock {path}: another run keeps taking it; wait for "
-                         "it to finish or choose another output folder")
-    try:
-        _sweep_staging(folder)
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            if path.read_text() == mine:
-                path.unlink()
+        return
+    raise DesimError(f"cannot take the lock {path}: another run keeps taking it; wait for "
+                     "it to finish or choose another output folder")
 
 
 def _holder(path: Path) -> dict[str, Any] | None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import tempfile
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,7 +16,7 @@ import numpy as np
 
 import desim
 from desim.errors import DesimError
-from desim.fileio import atomic_open
+from desim.fileio import atomic_open, signals_held
 from desim.kernel import Sim
 from desim.lock import STAGING_PREFIX, hold
 from desim.runtime.executor import Execution
@@ -201,7 +199,7 @@ def staged(out: Path) -> Iterator[Path]:
     stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out))
     try:
         yield stage
-        with _signals_held():
+        with signals_held():
             _move_into(stage, out)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -221,20 +219,6 @@ def unstaged(paths: Mapping[str, Path], stage: Path, out: Path) -> dict[str, Pat
     """Where ``paths`` written under ``stage`` are once :func:`staged` moved them."""
     return {k: out / p.relative_to(stage) if p.is_relative_to(stage) else p
             for k, p in paths.items()}
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Delay SIGINT and SIGTERM until the block ends (in the main thread)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def prepare_outdir(outdir: str | os.PathLike[str]) -> Path:

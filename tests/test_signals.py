@@ -307,3 +307,28 @@ def test_a_corrupt_kernel_cache_is_one_line_naming_it(tmp_path):
                                                                     "compiled-kernel cache")
     assert str(cache) in proc.stderr and "delete that folder" in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("interrupt", "code", "word"), [
+    (KeyboardInterrupt, 130, "interrupted"), ("terminated", 143, "terminated")])
+def test_an_interrupt_a_library_turned_into_its_own_error_still_ends_the_run_quietly(
+        monkeypatch, capsys, interrupt, code, word):
+    # e.g. Ctrl-C while matplotlib's extension module loads: it raises ImportError from it
+    import argparse
+
+    import desim.cli as cli
+
+    signal_ = cli.Terminated if interrupt == "terminated" else interrupt
+
+    def command(args: argparse.Namespace) -> int:
+        try:
+            raise signal_
+        except KeyboardInterrupt as exc:
+            raise ImportError("initialization failed") from exc
+
+    parser = cli.build_parser()
+    monkeypatch.setattr(parser, "parse_args", lambda argv: argparse.Namespace(func=command))
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    assert cli.main(["run"]) == code
+    err = capsys.readouterr().err
+    assert err.strip() == f"desim: {word}" and "Traceback" not in err

@@ -53,6 +53,26 @@ def _terminate(signum: int, frame: Any) -> None:
     raise Terminated
 
 
+def _interrupted(exc: KeyboardInterrupt) -> int:
+    """Say the run was interrupted or terminated; its exit code."""
+    terminated = isinstance(exc, Terminated)
+    print(f"desim: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+    return 143 if terminated else 130
+
+
+def _wrapped_interrupt(exc: BaseException) -> KeyboardInterrupt | None:
+    """The KeyboardInterrupt (or :class:`Terminated`) behind ``exc``, when a library
+    raised its own error from one (an extension module's import interrupted, say)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``desim`` command; return its exit code (2 on a user error, 3 on a stall,
     130 when interrupted, 143 when terminated)."""
@@ -72,9 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"desim: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        terminated = isinstance(exc, Terminated)
-        print(f"desim: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
-        return 143 if terminated else 130
+        return _interrupted(exc)
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. head)
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
         return 0
@@ -87,6 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               "values and the model's shapes", file=sys.stderr)
         return 2
     except Exception as exc:
+        signal_ = _wrapped_interrupt(exc)
+        if signal_ is not None:  # a library turned Ctrl-C or SIGTERM into its own error
+            return _interrupted(signal_)
         cache = _numba_cache(exc)
         if cache is None:
             raise
