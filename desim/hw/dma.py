@@ -312,6 +312,11 @@ class _Channel:
         self.finished: simpy.Event | None = None
         #: paced routes through this channel's window, by (source, destination, burst)
         self.paced: dict[tuple[str, str, int], Route] = {}
+        #: the job's burst steps, resolved once per job: the source's and destination's
+        #: request (None: the target has only access()), the interconnect crossing
+        self.read: Request | None = None
+        self.write: Request | None = None
+        self.cross: Callable[[int], simpy.Event | None] = _no_cross
 
 
 @dataclass(frozen=True)
@@ -454,6 +459,9 @@ class Dma(Component):
             else:
                 ch.job, ch.left = job, job.bursts
                 ch.bursts = iter(self._bursts(job.desc))
+                ch.read = getattr(job.src.target, "request", None)
+                ch.write = getattr(job.dst.target, "request", None)
+                ch.cross = self.ic.sender(job.src.node, job.dst.node, ch.master, job.name)
                 ch.finished = finished = env.event()
                 for _ in range(min(job.bursts, len(ch.idle))):
                     ch.idle.popleft().succeed()
@@ -558,23 +566,34 @@ class _Slot:
             ev.callbacks.append(self.take)
             return
         self.job, self.burst = job, item
-        _then(job.src.target, item[0], item[2], False, ch.master, self._read)
+        if ch.read is None:
+            _drive(job.src.target.access(item[0], item[2], False, ch.master), None,
+                   then=self._read)
+            return
+        done = ch.read(item[0], item[2], False, ch.master)
+        if done is None:
+            self._read()
+        else:
+            done.callbacks.append(self._read)
 
     def _read(self, _: Any = None) -> None:
-        job = self.job
-        assert job is not None
-        done = self.dma.ic.send(job.src.node, job.dst.node, self.burst[2], self.ch.master,
-                                job.name)
+        done = self.ch.cross(self.burst[2])
         if done is None:
             self._crossed()
         else:
             done.callbacks.append(self._crossed)
 
     def _crossed(self, _: Any = None) -> None:
-        job = self.job
-        assert job is not None
-        _then(job.dst.target, self.burst[1], self.burst[2], True, self.ch.master,
-              self._written)
+        ch = self.ch
+        if ch.write is None:
+            _drive(self.job.dst.target.access(  # type: ignore[union-attr]
+                self.burst[1], self.burst[2], True, ch.master), None, then=self._written)
+            return
+        done = ch.write(self.burst[1], self.burst[2], True, ch.master)
+        if done is None:
+            self._written()
+        else:
+            done.callbacks.append(self._written)
 
     def _written(self, _: Any = None) -> None:
         ch = self.ch
@@ -584,19 +603,12 @@ class _Slot:
         self.take()
 
 
-def _then(target: Any, addr: int, nbytes: int, write: bool, master: str,
-          then: Callable[[Any], None]) -> None:
-    """Access ``target`` now and call ``then`` when done: through its ``request`` (an
-    event, or None when done at once), else by advancing its ``access`` generator."""
-    request = getattr(target, "request", None)
-    if request is None:
-        _drive(target.access(addr, nbytes, write, master), None, then=then)
-        return
-    done = request(addr, nbytes, write, master)
-    if done is None:
-        then(None)
-    else:
-        done.callbacks.append(then)
+#: a memory's request(addr, bytes, write, master): its completion event (None: done)
+Request = Callable[[int, int, bool, str], "simpy.Event | None"]
+
+
+def _no_cross(nbytes: int) -> simpy.Event | None:
+    raise AssertionError("a burst crossing outside a job")
 
 
 def _drive(gen: Generator[simpy.Event, Any, None], ev: simpy.Event | None, *,

@@ -50,7 +50,7 @@ import simpy
 
 from desim.errors import SpecError
 from desim.hw.sharing import Group, State, Stretch
-from desim.kernel import Clock, Component
+from desim.kernel import Clock, Component, timer
 from desim.spec import Spec, param
 
 ARBITRATIONS = ("round_robin", "fixed_priority")
@@ -274,7 +274,33 @@ def launch(env: simpy.Environment, route: Route, nbytes: int, master: str, rank:
     """Start moving ``nbytes`` through every link of ``route`` now (as :func:`stream`
     does); the returned event triggers when the last byte arrives."""
     xf = _Transfer(env, route, master or object(), rank, nbytes, name, args, tracer)
-    for link in route.links:
+    links = route.links
+    if nbytes <= route.chunk_bytes and _BULK:
+        for link in links:
+            if link.active:
+                break
+        else:  # one chunk on idle links: what _advance would book, without its checks
+            now: int = env._now  # type: ignore[attr-defined,assignment]
+            start = now
+            for link in links:
+                if link.free_at > start:
+                    start = link.free_at
+            end = start
+            for link in links:
+                link.active.append(xf)
+                d = link.dur(nbytes)
+                e = link.free_at = start + d
+                _account(link, name, args, start, e, nbytes, d, tracer)
+                if e > end:
+                    end = e
+            xf.remaining = 0
+            if route.latency_ps:
+                _wake(xf, end, now)
+            else:  # as in _advance: the caller's own event ends it, leaving comes first
+                xf.done.callbacks.insert(0, xf.leave)
+                _succeed_at(xf.done, end - now)
+            return xf.done
+    for link in links:
         link.active.append(xf)
     _advance(xf)
     return xf.done
@@ -314,8 +340,7 @@ def _advance(xf: _Transfer) -> None:
 
 def _wake(xf: _Transfer, at: int, now: int) -> None:
     """Set ``xf``'s timer to fire at ``at`` (any earlier timer of it goes stale)."""
-    xf.timer = timer = xf.env.timeout(at - now)
-    timer.callbacks.append(xf.step)
+    xf.timer = timer(xf.env, at - now, xf.step)
     xf.at, xf.order = at, next(_ORDER)
 
 
@@ -893,6 +918,26 @@ class Interconnect(Component):
             return None
         return launch(self.env, route, nbytes, master, self.rank(master), *self._label(
             route, nbytes, master, name))
+
+    def sender(self, src: str, dst: str, master: str = "", name: str = ""
+               ) -> Callable[[int], simpy.Event | None]:
+        """:meth:`send` from ``src`` to ``dst`` for ``master`` and ``name`` as a function
+        of the bytes, the path looked up once: for a DMA's bursts."""
+        route = self._check(src, dst, 0)
+        env, counters, tracer = self.env, self.counters, self._tracer
+        rank = self.rank(master)
+        label = name or f"{route.src}->{route.dst}"
+
+        def send(nbytes: int) -> simpy.Event | None:
+            if not route.links or not nbytes:
+                return None
+            counters["bytes"] += nbytes
+            counters["transfers"] += 1
+            args = ({"src": route.src, "dst": route.dst, "master": master}
+                    if tracer is not None else None)
+            return launch(env, route, nbytes, master, rank, tracer, label, args)
+
+        return send
 
     def _check(self, src: str, dst: str, nbytes: int) -> Route:
         route = self._routes.get((src, dst)) or self.route(src, dst)

@@ -2,6 +2,6 @@
 
 from desim.kernel.clock import Clock
 from desim.kernel.component import Component
-from desim.kernel.sim import RunStats, Sim
+from desim.kernel.sim import RunStats, Sim, timer
 
-__all__ = ["Clock", "Component", "RunStats", "Sim"]
+__all__ = ["Clock", "Component", "RunStats", "Sim", "timer"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import simpy
+from simpy.core import NORMAL
 
 from desim.errors import SimulationStalled
 
@@ -126,6 +127,22 @@ def _drain(env: simpy.Environment) -> None:
             exc = type(event._value)(*event._value.args)
             exc.__cause__ = event._value
             raise exc
+
+
+def timer(env: simpy.Environment, delay: int, callback: Callable[[Any], None]
+          ) -> simpy.Timeout:
+    """``env.timeout(delay)`` with ``callback`` as its only callback, scheduled as SimPy
+    schedules a timeout (same place among the events of its time) without the calls of
+    its constructor: hot paths set many timers."""
+    ev = _new(simpy.Timeout)
+    ev.env, ev.callbacks, ev._value, ev._ok = env, [callback], None, True
+    ev._delay = delay  # type: ignore[attr-defined]
+    heapq.heappush(env._queue,  # type: ignore[attr-defined]
+                   (env._now + delay, NORMAL, next(env._eid), ev))  # type: ignore[attr-defined]
+    return ev
+
+
+_new = object.__new__
 
 
 @contextlib.contextmanager

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import simpy
@@ -47,10 +46,22 @@ import simpy
 from desim.errors import SpecError
 from desim.hw.dram.controller import DramEngine
 from desim.hw.dram.spec import DramSpec
-from desim.kernel import Clock, Component
+from desim.kernel import Clock, Component, timer
 
 if TYPE_CHECKING:
     from desim.hw.dram.fast import FastDramEngine
+
+
+class _Access(simpy.Event):
+    """The completion event of one access; ``of`` = (controller, offset, bytes, write)
+    describes it in stall reports."""
+
+    of: tuple[str, int, int, bool]
+
+    @property
+    def what(self) -> str:
+        path, offset, nbytes, write = self.of
+        return f"{path}: {'write' if write else 'read'} of {nbytes} B at {offset:#x}"
 
 
 @contextmanager
@@ -88,10 +99,10 @@ class DramController(Component):
         self._compile = self.fast  # switch to the compiled engine at the first access
         self._txn = spec.txn_bytes
         self._synced: tuple[object, int] = (None, -1)  # (engine, ps) of the last _sync
-        #: the cycle of the next completion the timer stands for, and the timer's token (a
-        #: timer that finds another token is stale)
+        #: the cycle of the next completion the timer stands for, and the timer (another
+        #: timer that fires is stale)
         self._due: int | None = None
-        self._token = object()
+        self._timer: simpy.Event | None = None
         #: with recording on: (arrival cycle, first offset, transactions, write) per access
         self._log: list[tuple[int, int, int, bool]] | None = [] if self.recording else None
 
@@ -140,8 +151,8 @@ class DramController(Component):
         txn = self._txn
         first = offset // txn * txn
         n = ((offset + nbytes - 1) // txn * txn - first) // txn + 1
-        done = self.sim.event(f"{self.path}: {'write' if write else 'read'} of {nbytes} B "
-                              f"at {offset:#x}")
+        done = _Access(self.env)
+        done.of = (self.path, offset, nbytes, write)
         self._plan(engine.offer(cycle, first, n, txn, write, done))
         self._synced = (engine, start)
         self.counters["accesses"] += 1
@@ -182,34 +193,29 @@ class DramController(Component):
             self._synced = (engine, now)
         return engine
 
-    def _replan(self) -> None:
-        """Run a copy of the engine to its next completion and time it."""
-        self._plan(self.engine.lookahead())
-
     def _plan(self, cycle: int | None) -> None:
         """Time the next completion, at ``cycle``, unless the timer already set stands for
         that cycle."""
         if cycle == self._due:
             return
         self._due = cycle
-        self._token = token = object()
-        if cycle is not None:
-            timer = self.env.timeout(self.clock.ps(cycle) - self.env.now)
-            timer.callbacks.append(partial(self._complete, token, cycle))
+        now: int = self.env._now  # type: ignore[assignment]
+        self._timer = None if cycle is None else timer(
+            self.env, self.clock.ps(cycle) - now, self._complete)
 
-    def _complete(self, token: object, cycle: int, _: simpy.Event) -> None:
+    def _complete(self, ev: simpy.Event) -> None:
         """The planned completion is due: continue from the copy, finish its accesses."""
-        if token is not self._token:
+        if ev is not self._timer:
             return  # a later plan moved the next completion
-        self._due = None
         engine = self.engine
-        engine.commit()
+        done, cycle = engine.complete(self._due)  # type: ignore[arg-type]
+        self._due = None
         self._synced = (None, -1)
-        for _cycle, done in engine.pop_done(cycle):
-            done.succeed()
+        for access in done:
+            access.succeed()
         if self._tracer is not None:
             self._tracer.counter(self.path, "queue_depth", self.sim.now, engine.queue_depth)
-        self._replan()
+        self._plan(cycle)
 
     # -- statistics --------------------------------------------------------------------
 

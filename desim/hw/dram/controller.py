@@ -401,6 +401,13 @@ class DramEngine:
         self.submit(range(first, first + n * stride, stride), write, self.now, tag)
         return self.lookahead()
 
+    def complete(self, until: int) -> tuple[list[Any], int | None]:
+        """:meth:`commit`, then the tags of the streams done by ``until`` (in completion
+        order) and :meth:`lookahead`'s next completion: what a planned completion asks."""
+        self.commit()
+        done = [tag for _, tag in self.pop_done(until)]
+        return done, self.lookahead()
+
     def commit(self) -> None:
         """Continue from the copy the last :meth:`lookahead` ran."""
         if self._ahead is None:

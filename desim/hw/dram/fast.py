@@ -171,6 +171,19 @@ class FastDramEngine:
         self._tags[sid] = tag
         return self._looked(code, INF)
 
+    def complete(self, until: int) -> tuple[list[Any], int | None]:
+        """:meth:`commit`, then the tags of the streams done by ``until`` (in completion
+        order) and :meth:`lookahead`'s next completion: a planned completion, in one
+        compiled call."""
+        self.commit()
+        S, ahead = self._S, self._ahead
+        if ahead is None or len(ahead) != len(S):
+            ahead = self._ahead = S.copy()
+        n, code = jit.complete(S, ahead, self._R, until, self._out)
+        tags = self._tags
+        done = [tags.pop(sid) for sid in self._out[:n, 1].tolist()] if n else []
+        return done, self._looked(code, INF)
+
     def _looked(self, code: int, limit: int) -> int | None:
         """The next completion from a compiled look ahead's outcome ``code``."""
         if code >= 0:

@@ -1032,6 +1032,14 @@ def add_stream(S, sid, n, base, stride, write, arr, off, first):
 
 
 @_jit
+def complete(S, A, R, until, out):
+    """:func:`pop_done` up to ``until``, then :func:`look` ahead: what a planned
+    completion asks of the engine, in one call. Returns (streams done, look's outcome)."""
+    n = pop_done(S, until, out)
+    return n, look(S, A, R, INF)
+
+
+@_jit
 def pop_done(S, until, out):
     """Free the streams done by ``until``; put their (cycle, id) in ``out`` in completion
     order (ties by id) and return how many."""
