@@ -227,7 +227,7 @@ class JobQueue:
                  serve: Callable[[Any], Generator[simpy.Event, Any, Any]]):
         self._owner = owner
         self._serve = serve
-        self._jobs: deque[tuple[Any, simpy.Event]] = deque()
+        self._jobs: deque[tuple[Any, simpy.Event | None]] = deque()
         self._wake: simpy.Event | None = None
         owner.process(self._loop(), name, daemon=True)
 
@@ -237,11 +237,19 @@ class JobQueue:
     def put(self, job: Any) -> simpy.Event:
         """Queue ``job``; the returned event succeeds with the job's result."""
         done = self._owner.sim.event(f"{job.label} on {self._owner.path}")
+        self._queue(job, done)
+        return done
+
+    def hand(self, job: Any) -> None:
+        """Queue ``job`` whose result nobody waits for (a stage passing work to the next):
+        no completion event is made for it."""
+        self._queue(job, None)
+
+    def _queue(self, job: Any, done: simpy.Event | None) -> None:
         self._jobs.append((job, done))
         wake = self._wake
         if wake is not None and not wake.triggered:
             wake.succeed()
-        return done
 
     def _loop(self) -> Generator[simpy.Event, Any, None]:
         env = self._owner.env
@@ -253,4 +261,5 @@ class JobQueue:
                 self._wake = None
             job, done = jobs.popleft()
             result = yield from self._serve(job)
-            done.succeed(result)
+            if done is not None:
+                done.succeed(result)

@@ -266,7 +266,7 @@ class Ne16(Component):
             raise SpecError(f"{self.path}: submit() takes an Ne16Job, got "
                             f"{type(job).__name__}")
         done = self.sim.event(f"{job.label} on {self.path}")
-        self._program.put(_Queued(job, done))
+        self._program.hand(_Queued(job, done))
         return done
 
     def run(self, job: Ne16Job) -> Generator[simpy.Event, Any, JobTiming]:
@@ -288,7 +288,7 @@ class Ne16(Component):
             yield env.timeout(self.clock.ps(cycles))
             if core is not None:
                 core.end(start, "ne16", f"program {q.label}", "setup")
-        self._run.put(q)
+        self._run.hand(q)
 
     def _serve_run(self, q: _Queued) -> Generator[simpy.Event, Any, None]:
         env, clock, job = self.env, self.clock, q.job
