@@ -112,7 +112,7 @@ class AimcEngine(Engine):
 
     def tile_cycles(self, op: Op, g: Geometry, h: int, c: int) -> int:
         spec, clock = self.aimc.spec, self.aimc.clock
-        k, _ = matrix_of(op)
+        k = g.k_h * g.k_w * g.c_in  # the matrix's rows (matrix_of), from the given geometry
         cycles = 0
         for n0 in range(0, c, spec.cols):
             for k0 in range(0, k, spec.rows):
@@ -125,7 +125,7 @@ class AimcEngine(Engine):
 
     def tile_energy_pj(self, op: Op, g: Geometry, h: int, c: int) -> float:
         spec = self.aimc.spec
-        k, _ = matrix_of(op)
+        k = g.k_h * g.k_w * g.c_in
         energy = 0.0
         for n0 in range(0, c, spec.cols):
             for k0 in range(0, k, spec.rows):

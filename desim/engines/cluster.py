@@ -53,6 +53,7 @@ class ClusterEngine(Engine):
         super().__init__(cluster)
         self.cluster = cluster
         self._cycles: dict[KernelJob, int] = {}
+        self._tiles: dict[tuple[Any, ...], int] = {}  # tile_cycles by the job's fields
 
     # -- mapping -------------------------------------------------------------------------
 
@@ -76,7 +77,13 @@ class ClusterEngine(Engine):
         return c
 
     def tile_cycles(self, op: Op, g: Geometry, h: int, c: int) -> int:
-        return self.job_cycles(KernelJob(**{**kernel_job(op, g), "h_out": h, "c_out": c}))
+        fields = kernel_job(op, g)
+        key = (*fields.values(), h, c)  # the job's fields: layers of one shape share it
+        cycles = self._tiles.get(key)
+        if cycles is None:
+            cycles = self._tiles[key] = self.job_cycles(
+                KernelJob(**{**fields, "h_out": h, "c_out": c}))
+        return cycles
 
     def add_cycles(self, h: int, w_out: int, c: int) -> int:
         """Cycles of an elementwise add of ``h x w_out x c`` values (partial sums)."""

@@ -161,7 +161,8 @@ def shape_for(op: Op, g: Geometry, h: int, c: int, needs: L1Needs,
         c_in_tile = -(-c // op.depth_multiplier)
     in_b = rows_in * g.w_in * c_in_tile * g.n_inputs
     out_b = h * g.w_out * c
-    w_b = c * weight_bytes_per_channel(op, g) if needs.weights else 0
+    w_per = weight_bytes_per_channel(op, g) if needs.weights else 0
+    w_b = c * w_per
     im2col = needs.scratch_bytes
     n_c, n_h = -(-g.c_out // c), -(-g.h_out // h)
     n = n_c * n_h
@@ -173,8 +174,7 @@ def shape_for(op: Op, g: Geometry, h: int, c: int, needs: L1Needs,
     moved = Moved(
         in_bytes * g.n_inputs, n * g.n_inputs * (rows_in * g.w_in if split and not dense else 1),
         g.h_out * g.w_out * g.c_out, n * (h * g.w_out if split else 1),
-        g.c_out * weight_bytes_per_channel(op, g) if needs.weights else 0,
-        n_c if needs.weights else 0)
+        g.c_out * w_per, n_c if needs.weights else 0)
     cost = moved.bytes + ROW_COST * moved.rows + TILE_COST * n
     return TileShape(h, c, n, in_b, out_b, w_b, im2col, db, footprint, moved, cost)
 
