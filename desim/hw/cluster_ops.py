@@ -151,7 +151,14 @@ def split(job: KernelJob, costs: KernelCosts, n_cores: int) -> list[CoreWork]:
         shares, model = chunks(job.c_out, n_cores), _fc
     else:  # elementwise, split in 32-bit words
         shares, model = _word_chunks(job.elements, n_cores), _ELEM_MODELS[op]
-    return [model(job, costs, s) if s else IDLE for s in shares]
+    works = {0: IDLE}  # most cores get equal shares: each distinct share costed once
+    out = []
+    for s in shares:
+        work = works.get(s)
+        if work is None:
+            work = works[s] = model(job, costs, s)
+        out.append(work)
+    return out
 
 
 def _word_chunks(n: int, n_cores: int) -> list[int]:
