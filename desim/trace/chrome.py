@@ -136,7 +136,6 @@ def _texts(rec: Recorder) -> tuple[list[str], list[str], np.ndarray]:
     meta, ids, pids = _layout(rec)
     enc = _ENC.encode
     fl = float.__repr__  # what json writes for a finite float
-    us = _us_text
     strs: dict[str, str] = {}
     shared: dict[int, str] = {}  # id of a transfer's args -> its JSON without the brace
 
@@ -144,6 +143,33 @@ def _texts(rec: Recorder) -> tuple[list[str], list[str], np.ndarray]:
         out = strs.get(text)
         if out is None:
             out = strs[text] = enc(text)
+        return out
+
+    keyed: dict[tuple[str, ...], list[str]] = {}  # '"key":' texts by the keys of args
+
+    def obj(args: dict[str, Any]) -> str:
+        """``enc(args)`` for the usual flat args of strings and integers, from cached
+        pieces; anything else through the encoder."""
+        names = keyed.get(tuple(args))
+        if names is None:
+            names = keyed[tuple(args)] = [q(k) + ":" for k in args]
+        parts = []
+        for name, v in zip(names, args.values(), strict=True):
+            kind = type(v)
+            if kind is str:
+                parts.append(name + q(v))
+            elif kind is int:
+                parts.append(name + int.__repr__(v))
+            else:
+                return enc(args)
+        return "{" + ",".join(parts) + "}"
+
+    times: dict[int, str] = {}  # times repeat: durations of one size, samples at starts
+
+    def us(ps: int) -> str:
+        out = times.get(ps)
+        if out is None:
+            out = times[ps] = _us_text(ps)
         return out
 
     texts: list[str] = []
@@ -162,10 +188,10 @@ def _texts(rec: Recorder) -> tuple[list[str], list[str], np.ndarray]:
             nbytes = t[7]
             base = shared.get(id(args)) if args else "{"
             if base is None:
-                base = shared[id(args)] = enc(args)[:-1] + ","
+                base = shared[id(args)] = obj(args)[:-1] + ","
             add(f'{head[0]}{ts},"dur":{dur}{head[1]},"args":{base}"bytes":{nbytes}}}}}')
         elif args:
-            add(f'{head[0]}{ts},"dur":{dur}{head[1]},"args":{enc(args)}}}')
+            add(f'{head[0]}{ts},"dur":{dur}{head[1]},"args":{obj(args)}}}')
         else:
             add(f'{head[0]}{ts},"dur":{dur}{head[1]}}}')
         key(start * 4 + 1)
@@ -184,7 +210,9 @@ def _texts(rec: Recorder) -> tuple[list[str], list[str], np.ndarray]:
             short, pid = _counter_name(path, cname, pids)
             chead = cheads[(path, cname)] = (f'{{"ph":"C","name":{q(short)},"ts":',
                                              f',"pid":{pid},"tid":0,"args":{{"value":')
-        val = fl(value) if type(value) is float and math.isfinite(value) else enc(value)
+        kind = type(value)
+        val = (fl(value) if kind is float and math.isfinite(value)
+               else int.__repr__(value) if kind is int else enc(value))
         add(f'{chead[0]}{us(t_ps)}{chead[1]}{val}}}}}')
         key(t_ps * 4)
     for f in rec.flows:
