@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from desim.errors import SimulationStalled
-from desim.kernel import Clock, Component, Sim
+from desim.kernel import Clock, Component, Sim, timer
 from desim.trace import Recorder
 
 CLK = Clock("main", 1_000_000_000)
@@ -30,6 +30,29 @@ def test_event_order_is_deterministic():
         logs.append(log)
     assert logs[0] == logs[1]
     assert len(logs[0]) == 12
+
+
+def test_a_kernel_timer_fires_where_a_timeout_made_then_would():
+    """timer() takes the place among the events of its time that env.timeout() made at
+    the same moment takes: ties keep the order the timers were set in."""
+    for make in ("timeout", "timer"):
+        sim, log = Sim(), []
+
+        def at(tag, sim=sim, log=log):
+            return lambda _: log.append((sim.now, tag))
+
+        def setter(sim=sim, make=make, log=log):
+            for tag, delay in (("a", 5), ("b", 3), ("c", 5), ("d", 0)):
+                if make == "timer":
+                    timer(sim.env, delay, at(tag))
+                else:
+                    sim.env.timeout(delay).callbacks.append(at(tag))
+            yield sim.env.timeout(5)
+            log.append((sim.now, "proc"))
+
+        sim.env.process(setter())
+        sim.run()
+        assert log == [(0, "d"), (3, "b"), (5, "a"), (5, "c"), (5, "proc")], make
 
 
 def test_rng_independent_of_creation_order():

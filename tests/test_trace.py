@@ -65,7 +65,13 @@ def test_written_file_is_the_event_list_encoded(tmp_path):
     r.moved("soc.l1", "port", "write", "mem", 7, 1_000_000, None, 64)
     r.interval("soc.cluster", "jobs", "t\u00e9 \"0\"", "compute", 5, 123_456_789_012, {"macs": 3})
     r.interval("soc.cluster.core0", "", "t0", "compute", 1_500_000, 3_000_001, None)
+    r.interval("soc.cluster", "jobs", "t1", "compute", 9, 10,  # args the writer pieces
+               {"s": "a\"b\u00e9", "n": -3, "big": 2 ** 70, "ok": True, "x": None})
+    r.interval("soc.cluster", "jobs", "t1", "compute", 10, 11, {"n": 4, "f": 1.5})
+    r.moved("soc.l2", "port", "read", "mem", 3, 3, {"master": "m", "addr": 16}, 0)
     r.counter("soc.ic.l2->l1", "bandwidth", 0, 2.5)
+    r.counter("soc.dram", "queue_depth", 3, 7)
+    r.counter("soc.dram", "queue_depth", 4, True)
     r.counter("soc.ic.l2->l1", "bandwidth", 42, 0.0)
     r.counter("soc.l1", "occupancy", 42, 4096)
     r.instant("soc.dma", "ch0", "irq", 42, {"k": [1, 2]})

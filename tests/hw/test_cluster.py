@@ -375,3 +375,41 @@ def test_dma_into_sram_slows_the_memory_heavy_job():
     [t] = run_jobs(sim, cl, KernelJob("requant", h_out=16, w_out=16, c_out=64,
                                       in_addr=l1.base, out_addr=l1.base))
     assert cycles(cl, t) == (65536 + 16384 + 32768) // 4 + 2 + 11
+
+
+def test_a_job_queue_serves_handed_and_put_jobs_in_order():
+    """hand() queues work whose result nobody waits for: it runs in its turn like put()
+    work, and no completion event is made for it."""
+    from desim.hw.jobs import JobQueue
+
+    sim = Sim()
+    owner = Component(sim, "q", Clock("main", 1_000_000_000))
+    served = []
+
+    def serve(job):
+        yield sim.env.timeout(10)
+        served.append((sim.now, job.label))
+        return job.label.upper()
+
+    class Job:
+        def __init__(self, label):
+            self.label = label
+
+    queue = JobQueue(owner, "jobs", serve)
+    queue.hand(Job("a"))
+    done = queue.put(Job("b"))
+    queue.hand(Job("c"))
+    sim.run()
+    assert served == [(10, "a"), (20, "b"), (30, "c")]
+    assert done.value == "B"
+    handed = Sim()
+    q2 = JobQueue(Component(handed, "q", Clock("main", 1_000_000_000)), "jobs",
+                  lambda job: (yield handed.env.timeout(10)))
+    q2.hand(Job("a"))
+    handed.run()
+    put = Sim()
+    q3 = JobQueue(Component(put, "q", Clock("main", 1_000_000_000)), "jobs",
+                  lambda job: (yield put.env.timeout(10)))
+    q3.put(Job("a"))
+    put.run()
+    assert handed.stats.events == put.stats.events - 1  # no completion event
