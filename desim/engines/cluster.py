@@ -53,7 +53,8 @@ class ClusterEngine(Engine):
         super().__init__(cluster)
         self.cluster = cluster
         self._cycles: dict[KernelJob, int] = {}
-        self._tiles: dict[tuple[Any, ...], int] = {}  # tile_cycles by the job's fields
+        #: tile_cycles and add_cycles by the job's fields
+        self._tiles: dict[tuple[Any, ...], int] = {}
 
     # -- mapping -------------------------------------------------------------------------
 
@@ -87,7 +88,11 @@ class ClusterEngine(Engine):
 
     def add_cycles(self, h: int, w_out: int, c: int) -> int:
         """Cycles of an elementwise add of ``h x w_out x c`` values (partial sums)."""
-        return self.job_cycles(KernelJob("add", h, w_out, c))
+        key = ("add", h, w_out, c)
+        cycles = self._tiles.get(key)
+        if cycles is None:
+            cycles = self._tiles[key] = self.job_cycles(KernelJob("add", h, w_out, c))
+        return cycles
 
     def tile_energy_pj(self, op: Op, g: Geometry, h: int, c: int) -> float:
         job = KernelJob(**{**kernel_job(op, g), "h_out": h, "c_out": c})

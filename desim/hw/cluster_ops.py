@@ -34,7 +34,8 @@ takes each core's time as the larger of its cycles and its L1 traffic's memory t
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -132,16 +133,19 @@ class CoreWork(NamedTuple):
 IDLE = CoreWork(0, 0, 0, 0, 0, 0)
 
 
-def chunks(n: int, n_cores: int) -> list[int]:
-    """PULP-NN's split of ``n`` items: ``ceil(n / n_cores)`` each, in order, the rest 0."""
+@functools.lru_cache(maxsize=4096)
+def chunks(n: int, n_cores: int) -> tuple[int, ...]:
+    """PULP-NN's split of ``n`` items: ``ceil(n / n_cores)`` each, in order, the rest 0
+    (remembered: the cost model asks for the same splits again and again)."""
     chunk = -(-n // n_cores)
-    return [max(0, min(chunk, n - c * chunk)) for c in range(n_cores)]
+    return tuple(max(0, min(chunk, n - c * chunk)) for c in range(n_cores))
 
 
 def split(job: KernelJob, costs: KernelCosts, n_cores: int) -> list[CoreWork]:
     """Every core's work for ``job`` (cores without work get :data:`IDLE`)."""
     op = job.op
     model: Callable[[KernelJob, KernelCosts, int], CoreWork]
+    shares: Sequence[int]
     if op in ("conv2d", "pointwise", "maxpool", "avgpool"):
         shares = chunks(job.h_out, n_cores)
         model = _ROW_MODELS[op]

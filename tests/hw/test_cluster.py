@@ -149,7 +149,7 @@ def test_pointwise_skips_im2col_and_fc_splits_neurons():
     step = 8 // 4
     assert make(n_cores=1)[1].spec.job_cycles(pw) == SYNC + 30 + 20 + (16 + step * 14 + 40)
     fc = KernelJob("fc", c_out=10, c_in=64)
-    assert chunks(10, 4) == [3, 3, 3, 1]
+    assert chunks(10, 4) == (3, 3, 3, 1)
     neuron = 8 + 16 * 3 + 5
     assert make(n_cores=4)[1].spec.core_cycles(fc) == [30 + 3 * neuron] * 3 + [30 + neuron]
 
