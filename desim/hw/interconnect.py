@@ -275,34 +275,14 @@ def launch(env: simpy.Environment, route: Route, nbytes: int, master: str, rank:
     does); the returned event triggers when the last byte arrives."""
     xf = _Transfer(env, route, master or object(), rank, nbytes, name, args, tracer)
     links = route.links
-    if nbytes <= route.chunk_bytes and _BULK:
-        for link in links:
-            if link.active:
-                break
-        else:  # one chunk on idle links: what _advance would book, without its checks
-            now: int = env._now  # type: ignore[attr-defined,assignment]
-            start = now
-            for link in links:
-                if link.free_at > start:
-                    start = link.free_at
-            end = start
-            for link in links:
-                link.active.append(xf)
-                d = link.dur(nbytes)
-                e = link.free_at = start + d
-                _account(link, name, args, start, e, nbytes, d, tracer)
-                if e > end:
-                    end = e
-            xf.remaining = 0
-            if route.latency_ps:
-                _wake(xf, end, now)
-            else:  # as in _advance: the caller's own event ends it, leaving comes first
-                xf.done.callbacks.insert(0, xf.leave)
-                _succeed_at(xf.done, end - now)
-            return xf.done
+    idle = _BULK and nbytes <= route.chunk_bytes and not any(link.active for link in links)
     for link in links:
         link.active.append(xf)
-    _advance(xf)
+    if idle:  # one chunk on links nobody else uses: no blocking, holder or group to mind
+        now: int = env._now  # type: ignore[attr-defined,assignment]
+        _booked(xf, _reserve(xf, now, tracer, False), now)
+    else:
+        _advance(xf)
     return xf.done
 
 
@@ -329,9 +309,13 @@ def _advance(xf: _Transfer) -> None:
             if not alone and _share(xf, now):
                 return
         end = _reserve(xf, now, xf.tracer, alone)
+    _booked(xf, end, now)
+
+
+def _booked(xf: _Transfer, end: int, now: int) -> None:
+    """``xf`` is booked until ``end``: wake it then, or, for its last chunk, final and
+    without latency, end it with the caller's own event (leaving the links first)."""
     if not xf.remaining and xf.res is None and not xf.route.latency_ps:
-        # the last chunk, final and without latency: the caller's own event ends it, and
-        # leaving the links comes first among its callbacks
         xf.done.callbacks.insert(0, xf.leave)
         _succeed_at(xf.done, end - now)
         return
@@ -909,33 +893,19 @@ class Interconnect(Component):
         return stream(self.env, route, nbytes, master, self.rank(master), *self._label(
             route, nbytes, master, name))
 
-    def send(self, src: str, dst: str, nbytes: int, master: str = "", name: str = ""
-             ) -> simpy.Event | None:
-        """Start :meth:`transfer` now, for callers that wait through callbacks: the event
-        triggers when the last byte has arrived (None: nothing to move)."""
-        route = self._check(src, dst, nbytes)
-        if nbytes == 0 or not route.links:
-            return None
-        return launch(self.env, route, nbytes, master, self.rank(master), *self._label(
-            route, nbytes, master, name))
-
     def sender(self, src: str, dst: str, master: str = "", name: str = ""
                ) -> Callable[[int], simpy.Event | None]:
-        """:meth:`send` from ``src`` to ``dst`` for ``master`` and ``name`` as a function
-        of the bytes, the path looked up once: for a DMA's bursts."""
+        """:meth:`transfer` from ``src`` to ``dst`` for ``master`` and ``name`` as a
+        function of the bytes, started now for callers that wait through callbacks (the
+        event triggers when the last byte has arrived; None: nothing to move), the path
+        looked up once: for a DMA's bursts."""
         route = self._check(src, dst, 0)
-        env, counters, tracer = self.env, self.counters, self._tracer
-        rank = self.rank(master)
-        label = name or f"{route.src}->{route.dst}"
+        env, rank, label = self.env, self.rank(master), self._label
 
         def send(nbytes: int) -> simpy.Event | None:
             if not route.links or not nbytes:
                 return None
-            counters["bytes"] += nbytes
-            counters["transfers"] += 1
-            args = ({"src": route.src, "dst": route.dst, "master": master}
-                    if tracer is not None else None)
-            return launch(env, route, nbytes, master, rank, tracer, label, args)
+            return launch(env, route, nbytes, master, rank, *label(route, nbytes, master, name))
 
         return send
 
