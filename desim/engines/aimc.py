@@ -45,9 +45,10 @@ if TYPE_CHECKING:
     from desim.runtime.executor import Runtime
 
 
-def matrix_of(op: Op) -> tuple[int, int]:
-    """(K, N): the weight matrix of a dense op as a crossbar sees it."""
-    g = geometry(op)
+def matrix_of(op: Op, g: Geometry | None = None) -> tuple[int, int]:
+    """(K, N): the weight matrix of a dense op as a crossbar sees it (``g``: its geometry,
+    when known already)."""
+    g = geometry(op) if g is None else g
     return g.k_h * g.k_w * g.c_in, g.c_out
 
 
@@ -112,7 +113,7 @@ class AimcEngine(Engine):
 
     def tile_cycles(self, op: Op, g: Geometry, h: int, c: int) -> int:
         spec, clock = self.aimc.spec, self.aimc.clock
-        k = g.k_h * g.k_w * g.c_in  # the matrix's rows (matrix_of), from the given geometry
+        k, _ = matrix_of(op, g)
         cycles = 0
         for n0 in range(0, c, spec.cols):
             for k0 in range(0, k, spec.rows):
@@ -125,7 +126,7 @@ class AimcEngine(Engine):
 
     def tile_energy_pj(self, op: Op, g: Geometry, h: int, c: int) -> float:
         spec = self.aimc.spec
-        k = g.k_h * g.k_w * g.c_in
+        k, _ = matrix_of(op, g)
         energy = 0.0
         for n0 in range(0, c, spec.cols):
             for k0 in range(0, k, spec.rows):

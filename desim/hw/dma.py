@@ -542,7 +542,6 @@ class Dma(Component):
                 for s, d, n in runs(desc) for off in range(0, n, burst)]
 
 
-
 class _Slot:
     """One outstanding-burst slot of a channel: read, cross, write, one burst at a time.
     It advances in callbacks of each step's completion, in the order a process looping
@@ -566,15 +565,7 @@ class _Slot:
             ev.callbacks.append(self.take)
             return
         self.job, self.burst = job, item
-        if ch.read is None:
-            _drive(job.src.target.access(item[0], item[2], False, ch.master), None,
-                   then=self._read)
-            return
-        done = ch.read(item[0], item[2], False, ch.master)
-        if done is None:
-            self._read()
-        else:
-            done.callbacks.append(self._read)
+        _step(ch.read, job.src.target, item[0], item[2], False, ch.master, self._read)
 
     def _read(self, _: Any = None) -> None:
         done = self.ch.cross(self.burst[2])
@@ -584,16 +575,9 @@ class _Slot:
             done.callbacks.append(self._crossed)
 
     def _crossed(self, _: Any = None) -> None:
-        ch = self.ch
-        if ch.write is None:
-            _drive(self.job.dst.target.access(  # type: ignore[union-attr]
-                self.burst[1], self.burst[2], True, ch.master), None, then=self._written)
-            return
-        done = ch.write(self.burst[1], self.burst[2], True, ch.master)
-        if done is None:
-            self._written()
-        else:
-            done.callbacks.append(self._written)
+        ch, (_, addr, n) = self.ch, self.burst
+        _step(ch.write, self.job.dst.target,  # type: ignore[union-attr]
+              addr, n, True, ch.master, self._written)
 
     def _written(self, _: Any = None) -> None:
         ch = self.ch
@@ -609,6 +593,20 @@ Request = Callable[[int, int, bool, str], "simpy.Event | None"]
 
 def _no_cross(nbytes: int) -> simpy.Event | None:
     raise AssertionError("a burst crossing outside a job")
+
+
+def _step(request: Request | None, target: Any, addr: int, nbytes: int, write: bool,
+          master: str, then: Callable[[Any], None]) -> None:
+    """Access ``target`` now and call ``then`` when done: through its ``request`` (None:
+    by advancing its ``access`` generator as a process would)."""
+    if request is None:
+        _drive(target.access(addr, nbytes, write, master), None, then=then)
+        return
+    done = request(addr, nbytes, write, master)
+    if done is None:
+        then(None)
+    else:
+        done.callbacks.append(then)
 
 
 def _drive(gen: Generator[simpy.Event, Any, None], ev: simpy.Event | None, *,

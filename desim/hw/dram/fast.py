@@ -148,9 +148,7 @@ class FastDramEngine:
     def lookahead(self, limit: int = INF) -> int | None:
         """Run a copy of the engine to the next stream completion and return its cycle (as
         :meth:`run_until_output` would); :meth:`commit` makes that copy the engine."""
-        S, ahead = self._S, self._ahead
-        if ahead is None or len(ahead) != len(S):
-            ahead = self._ahead = S.copy()
+        S, ahead = self._S, self._scratch()
         return self._looked(jit.look(S, ahead, self._R, limit), limit)
 
     def offer(self, until: int, first: int, n: int, stride: int, write: bool, tag: Any
@@ -158,9 +156,7 @@ class FastDramEngine:
         """Advance to cycle ``until``, offer ``n`` requests from address ``first``,
         ``stride`` apart, arriving then (one stream, ``tag``), and return
         :meth:`lookahead`: what a memory access asks of the engine, in one compiled call."""
-        S, ahead = self._S, self._ahead
-        if ahead is None or len(ahead) != len(S):
-            ahead = self._ahead = S.copy()
+        S, ahead = self._S, self._scratch()
         sid = self.next_sid
         code = jit.offer(S, ahead, self._R, until, sid, n, first, stride, int(write))
         if code == jit.NOT_OFFERED:  # room to make first: step by step
@@ -176,13 +172,18 @@ class FastDramEngine:
         order) and :meth:`lookahead`'s next completion: a planned completion, in one
         compiled call."""
         self.commit()
-        S, ahead = self._S, self._ahead
-        if ahead is None or len(ahead) != len(S):
-            ahead = self._ahead = S.copy()
+        S, ahead = self._S, self._scratch()
         n, code = jit.complete(S, ahead, self._R, until, self._out)
         tags = self._tags
         done = [tags.pop(sid) for sid in self._out[:n, 1].tolist()] if n else []
         return done, self._looked(code, INF)
+
+    def _scratch(self) -> np.ndarray:
+        """The array a compiled look ahead copies the engine into (kept between calls)."""
+        ahead = self._ahead
+        if ahead is None or len(ahead) != len(self._S):
+            ahead = self._ahead = self._S.copy()
+        return ahead
 
     def _looked(self, code: int, limit: int) -> int | None:
         """The next completion from a compiled look ahead's outcome ``code``."""

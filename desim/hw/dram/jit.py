@@ -954,7 +954,6 @@ def run(S, R, until, stop_on_output, idle_stop):
         _tick(S, R, t, cn)
 
 
-
 #: look() outcomes besides a completion cycle; offer() adds NOT_OFFERED
 NOTHING, NONE_BY_LIMIT, FOLD, NEEDS_ROOM, STALLED, NOT_OFFERED = -1, -2, -3, -4, -5, -6
 
@@ -991,6 +990,7 @@ def offer(S, A, R, until, sid, n, base, stride, write):
     if add_stream(S, sid, n, base, stride, write, now, -1, now) < 0:
         return NOT_OFFERED
     return look(S, A, R, INF)
+
 
 # -- streams (called from Python) --------------------------------------------------------------
 
