@@ -42,6 +42,7 @@ def test_a_kernel_timer_fires_where_a_timeout_made_then_would():
             return lambda _: log.append((sim.now, tag))
 
         def setter(sim=sim, make=make, log=log):
+            sim.env.timeout(5).callbacks.append(at("x"))  # set before: it comes first
             for tag, delay in (("a", 5), ("b", 3), ("c", 5), ("d", 0)):
                 if make == "timer":
                     timer(sim.env, delay, at(tag))
@@ -52,7 +53,7 @@ def test_a_kernel_timer_fires_where_a_timeout_made_then_would():
 
         sim.env.process(setter())
         sim.run()
-        assert log == [(0, "d"), (3, "b"), (5, "a"), (5, "c"), (5, "proc")], make
+        assert log == [(0, "d"), (3, "b"), (5, "x"), (5, "a"), (5, "c"), (5, "proc")], make
 
 
 def test_rng_independent_of_creation_order():
