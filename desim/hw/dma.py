@@ -59,22 +59,25 @@ from desim.spec import Spec, param
 
 _MCHAN = "gvsoc-pulp pulp/mchan/mchan_v7.py"
 
-#: whether descriptors between two memory ports run as one transfer (see
-#: :func:`burst_by_burst`)
+#: whether descriptors between two memory ports run as one transfer, and DRAM reads as
+#: burst runs (see :func:`burst_by_burst`)
 _STREAM = True
+_RUNS = True
 
 
 @contextlib.contextmanager
 def burst_by_burst() -> Iterator[None]:
-    """While the block runs, every descriptor goes burst by burst: the event-level model
-    that the streamed and paced transfers reproduce (tests and benchmarks run both on the
-    same copies)."""
-    global _STREAM
-    was, _STREAM = _STREAM, False
+    """While the block runs, every descriptor goes burst by burst, one event per step: the
+    event-level model that the streamed and paced transfers and the burst runs
+    (:mod:`desim.hw.burst_run`) reproduce (tests and benchmarks run both on the same
+    copies)."""
+    global _STREAM, _RUNS
+    was = _STREAM, _RUNS
+    _STREAM = _RUNS = False
     try:
         yield
     finally:
-        _STREAM = was
+        _STREAM, _RUNS = was
 
 
 @dataclass(frozen=True)
@@ -317,6 +320,10 @@ class _Channel:
         self.read: Request | None = None
         self.write: Request | None = None
         self.cross: Callable[[int], simpy.Event | None] = _no_cross
+        self.slots: list[_Slot] = []
+        #: the job copies between the DRAM and an SRAM: its bursts may run compiled
+        #: (:mod:`desim.hw.burst_run`)
+        self.runs = False
 
 
 @dataclass(frozen=True)
@@ -369,8 +376,9 @@ class Dma(Component):
         self.channels = [_Channel(i, f"{self.path}.ch{i}") for i in range(spec.channels)]
         for ch in self.channels:
             self.process(self._serve(ch), f"{ch.lane}.server", daemon=True)
-            for _ in range(spec.outstanding):
-                _Slot(self, ch).take()
+            ch.slots = [_Slot(self, ch) for _ in range(spec.outstanding)]
+            for slot in ch.slots:
+                slot.take()
 
     @property
     def area_mm2(self) -> float:
@@ -462,6 +470,7 @@ class Dma(Component):
                 ch.read = getattr(job.src.target, "request", None)
                 ch.write = getattr(job.dst.target, "request", None)
                 ch.cross = self.ic.sender(job.src.node, job.dst.node, ch.master, job.name)
+                ch.runs = _RUNS and self._tracer is None and _runs(job)
                 ch.finished = finished = env.event()
                 for _ in range(min(job.bursts, len(ch.idle))):
                     ch.idle.popleft().succeed()
@@ -547,12 +556,14 @@ class _Slot:
     It advances in callbacks of each step's completion, in the order a process looping
     over the same steps would (it needs no process of its own)."""
 
-    __slots__ = ("dma", "ch", "job", "burst")
+    __slots__ = ("dma", "ch", "job", "burst", "access")
 
     def __init__(self, dma: Dma, ch: _Channel):
         self.dma, self.ch = dma, ch
         self.job: _Job | None = None
         self.burst: tuple[int, int, int] = (0, 0, 0)
+        #: the read of the source this slot waits on (None: it waits on nothing there)
+        self.access: simpy.Event | None = None
 
     def take(self, _: Any = None) -> None:
         """Start the channel's next burst, or wait for one."""
@@ -565,9 +576,24 @@ class _Slot:
             ev.callbacks.append(self.take)
             return
         self.job, self.burst = job, item
-        _step(ch.read, job.src.target, item[0], item[2], False, ch.master, self._read)
+        self.access = _step(ch.read, job.src.target, item[0], item[2], False, ch.master,
+                            self._read)
+        if ch.runs and self.access is not None:
+            self._run()
+
+    def _run(self) -> None:
+        """Every slot of the channel waits on a step: replay its bursts compiled from
+        here, when they may (:mod:`desim.hw.burst_run`)."""
+        ch = self.ch
+        for slot in ch.slots:
+            if slot.access is None:
+                return
+        from desim.hw.burst_run import BurstRun  # imports numba: only when used
+
+        BurstRun.form(self.dma, ch, ch.slots)
 
     def _read(self, _: Any = None) -> None:
+        self.access = None
         done = self.ch.cross(self.burst[2])
         if done is None:
             self._crossed()
@@ -576,15 +602,26 @@ class _Slot:
 
     def _crossed(self, _: Any = None) -> None:
         ch, (_, addr, n) = self.ch, self.burst
-        _step(ch.write, self.job.dst.target,  # type: ignore[union-attr]
-              addr, n, True, ch.master, self._written)
+        self.access = _step(ch.write, self.job.dst.target,  # type: ignore[union-attr]
+                            addr, n, True, ch.master, self._written)
+        if ch.runs and self.access is not None:
+            self._run()
 
     def _written(self, _: Any = None) -> None:
+        self.access = None
         ch = self.ch
         ch.left -= 1
         if not ch.left:
             ch.finished.succeed()  # type: ignore[union-attr]
         self.take()
+
+
+def _runs(job: _Job) -> bool:
+    """Does ``job`` copy between a DRAM controller and a memory with a port of its own
+    (the copies a burst run replays)?"""
+    src, dst = job.src.target, job.dst.target
+    return ((getattr(src, "_burst_run", False) is None and hasattr(dst, "port"))
+            or (getattr(dst, "_burst_run", False) is None and hasattr(src, "port")))
 
 
 #: a memory's request(addr, bytes, write, master): its completion event (None: done)
@@ -596,17 +633,19 @@ def _no_cross(nbytes: int) -> simpy.Event | None:
 
 
 def _step(request: Request | None, target: Any, addr: int, nbytes: int, write: bool,
-          master: str, then: Callable[[Any], None]) -> None:
+          master: str, then: Callable[[Any], None]) -> simpy.Event | None:
     """Access ``target`` now and call ``then`` when done: through its ``request`` (None:
-    by advancing its ``access`` generator as a process would)."""
+    by advancing its ``access`` generator as a process would). Returns the request's
+    event ``then`` waits on (None: done already, or driven)."""
     if request is None:
         _drive(target.access(addr, nbytes, write, master), None, then=then)
-        return
+        return None
     done = request(addr, nbytes, write, master)
     if done is None:
         then(None)
     else:
         done.callbacks.append(then)
+    return done
 
 
 def _drive(gen: Generator[simpy.Event, Any, None], ev: simpy.Event | None, *,

@@ -147,7 +147,7 @@ class Link:
     __slots__ = ("name", "owner", "lane", "cat", "clock", "ps_per_byte", "latency_ps",
                  "chunk_bytes", "fixed", "stretch", "account", "free_at", "active", "bulk",
                  "bytes", "busy_ps", "zero_at", "rate", "counter_path", "bandwidth", "traced",
-                 "_durs", "groups", "gap_at")
+                 "_durs", "groups", "gap_at", "burst_run")
 
     def __init__(self, name: str, owner: str, lane: str, cat: str, clock: Clock,
                  bandwidth: float, latency_cycles: int, chunk_bytes: int,
@@ -179,6 +179,9 @@ class Link:
         self.groups: dict[tuple[int, ...], Group] = {}
         #: end of the latest chunk booked in a gap of a lone or group booking (see _fit)
         self.gap_at = 0
+        #: a DMA burst run holding this link (:mod:`desim.hw.burst_run`): a newcomer cuts
+        #: it back first
+        self.burst_run: Any = None
 
     def dur(self, nbytes: int, competing: int = 1) -> int:
         """Picoseconds to carry ``nbytes`` while ``competing`` masters share the link."""
@@ -249,7 +252,7 @@ class _Transfer:
             return
         _leave(self, self.tracer)
         if self.route.latency_ps:
-            _succeed_at(self.done, self.route.latency_ps)
+            succeed_at(self.done, self.route.latency_ps)
         else:
             self.done.succeed()
 
@@ -273,8 +276,11 @@ def launch(env: simpy.Environment, route: Route, nbytes: int, master: str, rank:
            tracer: Any, name: str, args: dict[str, Any] | None) -> simpy.Event:
     """Start moving ``nbytes`` through every link of ``route`` now (as :func:`stream`
     does); the returned event triggers when the last byte arrives."""
-    xf = _Transfer(env, route, master or object(), rank, nbytes, name, args, tracer)
     links = route.links
+    for link in links:
+        if link.burst_run is not None:
+            link.burst_run.cut()
+    xf = _Transfer(env, route, master or object(), rank, nbytes, name, args, tracer)
     idle = _BULK and nbytes <= route.chunk_bytes and not any(link.active for link in links)
     for link in links:
         link.active.append(xf)
@@ -283,6 +289,23 @@ def launch(env: simpy.Environment, route: Route, nbytes: int, master: str, rank:
         _booked(xf, _reserve(xf, now, tracer, False), now)
     else:
         _advance(xf)
+    return xf.done
+
+
+def adopt(env: simpy.Environment, route: Route, nbytes: int, master: str, rank: int,
+          end: int | None, now: int) -> simpy.Event:
+    """A one-chunk transfer of ``master`` that another model advanced so far, as
+    :func:`launch` would have left it: booked until ``end`` (its links already hold the
+    booking), or, with None, waiting behind its master's older transfer on the links.
+    Returns its completion event."""
+    xf = _Transfer(env, route, master, rank, nbytes, "", None, None)
+    for link in route.links:
+        link.active.append(xf)
+    if end is None:
+        xf.blocked = True
+    else:
+        xf.remaining = 0
+        _booked(xf, end, now)
     return xf.done
 
 
@@ -317,7 +340,7 @@ def _booked(xf: _Transfer, end: int, now: int) -> None:
     without latency, end it with the caller's own event (leaving the links first)."""
     if not xf.remaining and xf.res is None and not xf.route.latency_ps:
         xf.done.callbacks.insert(0, xf.leave)
-        _succeed_at(xf.done, end - now)
+        succeed_at(xf.done, end - now)
         return
     _wake(xf, end, now)
 
@@ -346,7 +369,7 @@ def _hold_back_lower(xf: _Transfer) -> None:
             _cut_back(holder, xf.env._now, xf.tracer)  # type: ignore[attr-defined,arg-type]
 
 
-def _succeed_at(ev: simpy.Event, delay: int) -> None:
+def succeed_at(ev: simpy.Event, delay: int) -> None:
     """``ev.succeed()`` taking effect ``delay`` ps from now: what ``succeed`` and SimPy's
     ``Timeout`` do, for an event the caller already waits on (saves a relay event)."""
     ev._ok = True  # type: ignore[attr-defined]

@@ -57,6 +57,9 @@ class Sim:
         #: called by a workload's driver as it advances, ``progress(sim, done, total)``
         #: (e.g. layers); None: nobody is watching
         self.progress: Callable[[Sim, int, int], None] | None = None
+        #: models running ahead of the kernel (DMA burst runs), each by the call that
+        #: brings it back to the current time
+        self.ahead: set[Callable[[], None]] = set()
 
     @property
     def now(self) -> int:
@@ -96,6 +99,7 @@ class Sim:
                 _drain(env)
             else:
                 env.run(until=until)
+                self.catch_up()
         wall = time.perf_counter() - t0
         self.stats.events += _peek_eid(env) - eid0 - len(env._queue)  # type: ignore[attr-defined]
         self.stats.wall_s += wall
@@ -103,6 +107,12 @@ class Sim:
         if until is None:
             self._check_stall()
         return self.stats
+
+    def catch_up(self) -> None:
+        """Bring every model running ahead of the kernel back to the current time, so that
+        its components' counters and state read as the event-level model's would."""
+        for back in list(self.ahead):
+            back()
 
     def _check_stall(self) -> None:
         waiting = [(name, describe_event(proc.target)) for proc, name in self._procs

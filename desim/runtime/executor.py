@@ -212,6 +212,7 @@ class Runtime:
         self._record(layer, start, before, busy[0], waits, kinds, setup)
 
     def _snapshot(self) -> _Snapshot:
+        self.soc.sim.catch_up()
         moved = tuple(m.counters["bytes_read"] + m.counters["bytes_written"] if m else 0
                       for m in (self.l1, *self._levels))
         return _Snapshot(moved, {p.path: p.energy_pj for p in self._parts})

@@ -37,7 +37,7 @@ trace format of :mod:`desim.hw.dram.replay`; others keep nothing and pay nothing
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -103,6 +103,9 @@ class DramController(Component):
         #: timer that fires is stale)
         self._due: int | None = None
         self._timer: simpy.Event | None = None
+        #: a DMA burst run replaying this controller's accesses (desim.hw.burst_run):
+        #: anything else that uses or reads the controller cuts it back first
+        self._burst_run: Any = None
         #: with recording on: (arrival cycle, first offset, transactions, write) per access
         self._log: list[tuple[int, int, int, bool]] | None = [] if self.recording else None
 
@@ -111,6 +114,8 @@ class DramController(Component):
     def access(self, addr: int, nbytes: int, write: bool, master: str = ""
                ) -> Generator[simpy.Event, Any, None]:
         """Read or write ``nbytes`` at ``addr``; use as ``yield from``, returns when done."""
+        if self._burst_run is not None:
+            self._burst_run.cut()
         self._check(addr, nbytes, write)
         return self._access(addr - self.base, nbytes, write, master)
 
@@ -118,6 +123,8 @@ class DramController(Component):
                 ) -> simpy.Event | None:
         """Start :meth:`access` now, for callers that wait through callbacks: the event
         triggers when it is done (None: nothing to move)."""
+        if self._burst_run is not None:
+            self._burst_run.cut()
         self._check(addr, nbytes, write)
         if not nbytes:
             return None
@@ -125,6 +132,23 @@ class DramController(Component):
         start, done = self._start(offset, nbytes, write)
         done.callbacks.append(lambda _: self._finish(start, offset, nbytes, write, master))
         return done
+
+    def access_event(self, addr: int, nbytes: int, write: bool, master: str,
+                     then: Callable[[Any], None]) -> simpy.Event:
+        """The completion event :meth:`request` would have returned for an access that
+        another model (a DMA burst run) offered to the engine, ``then`` its caller's
+        callback."""
+        offset = addr - self.base
+        start: int = self.env._now  # type: ignore[assignment]  # (traced runs only)
+        done = _Access(self.env)
+        done.of = (self.path, offset, nbytes, write)
+        done.callbacks.append(lambda _: self._finish(start, offset, nbytes, write, master))
+        done.callbacks.append(then)
+        return done
+
+    def arm(self, delay: int) -> simpy.Event:
+        """A completion timer ``delay`` ps from now (planned by another model)."""
+        return timer(self.env, delay, self._complete)
 
     def _check(self, addr: int, nbytes: int, write: bool) -> None:
         if nbytes < 0 or not (self.base <= addr and addr + nbytes <= self.base + self.size):
@@ -185,6 +209,8 @@ class DramController(Component):
 
     def _sync(self) -> DramEngine | FastDramEngine:
         """The engine, simulated up to the current time."""
+        if self._burst_run is not None:
+            self._burst_run.cut()
         engine = self.engine
         now: int = self.env._now  # type: ignore[assignment]  # the property is slower
         synced_engine, synced_at = self._synced

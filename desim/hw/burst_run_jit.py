@@ -1,0 +1,345 @@
+"""The replay loop of :class:`desim.hw.burst_run.BurstRun`, compiled by numba.
+
+A run replays one DMA channel's DRAM-to-SRAM bursts step by step, in the order the kernel
+would take the steps' events (time, then the order they were scheduled in): the DRAM's
+completion timer, an access done, a transfer's end on the crossing link or the SRAM port,
+an arrival after a link's latency. The DRAM is the compiled engine itself
+(:func:`desim.hw.dram.jit.offer`, :func:`~desim.hw.dram.jit.complete`), called as the
+DRAM component calls it.
+
+Arrays (int64):
+
+    B    per burst: first transaction's offset, transactions, bytes, ps on the crossing
+         link, ps on the port; rows 0..W-1 are the bursts the W slots hold at the start
+    K    constants: slots W, bursts, transaction bytes, the two links' latencies, the DRAM
+         clock (frequency, 1e12 // f, 1e12 % f), whether the component's timer was set
+    V    the run's scalars (V_* below)
+    H    pending steps, a binary heap of (ps, order, kind, a, b)
+    SL   per slot: burst held, phase, DRAM stream id
+    F    per link, the slots whose transfers wait there, in order (a ring of W)
+    IDLE slots left without a burst; WR bytes of each port write, in order
+
+:func:`replay` advances them in place; it returns to Python when the DRAM engine needs
+it (room, folding, a stream the compiled offer cannot add), with the call to finish in
+``V[V_PY]``: Python gives the next completion's cycle and calls again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from desim.hw.dram import jit as dram
+
+# -- V: the run's scalars --------------------------------------------------------------------
+(V_NOW, V_SEQ, V_GEN, V_DUE, V_ACTIVE, V_SINCE, V_DRAM_BUSY, V_FREE0, V_FREE1, V_NB0, V_NB1,
+ V_BUSY0, V_BUSY1, V_NEXT, V_LEFT, V_MOVED, V_ACCESSES, V_TXNS, V_CROSSED, V_CBYTES, V_NWR,
+ V_HEAP, V_SID, V_SWAPPED, V_HEAD0, V_HEAD1, V_LEN0, V_LEN1, V_END0, V_END1, V_NIDLE, V_PY,
+ V_CODE, V_ARG, V_SLOT, V_TIMER0_FIRED, NV) = range(37)
+# -- K: constants ----------------------------------------------------------------------------
+K_W, K_NB, K_TXN, K_WRITE, K_LAT0, K_LAT1, K_F, K_QA, K_QB, K_TIMER0, NK = range(11)
+# -- B: per burst ----------------------------------------------------------------------------
+B_FIRST, B_COUNT, B_BYTES, B_D0, B_D1, NBF = range(6)
+# -- SL: per slot ----------------------------------------------------------------------------
+SL_ITEM, SL_PHASE, SL_SID, NSL = range(4)
+#: slot phases: at the DRAM, crossing the interconnect, at the SRAM's port, resting
+AT_DRAM, CROSSING, AT_PORT, RESTING = range(4)
+#: step kinds
+TIMER, DONE, END, ARRIVE = range(4)
+#: replay() outcomes: stopped at the limit; a hand-back moment found; the job would end
+#: first; Python must finish an offer or a completion (see V_PY)
+AT_LIMIT, HAND_BACK, JOB_ENDS, PYTHON = range(4)
+#: V_PY: what Python finishes: nothing, the look ahead of an offer or a completion
+#: (``V_CODE``: the engine's outcome), or the whole offer of slot ``V_SLOT`` (its burst,
+#: counted and given its stream id, not yet added to the engine)
+PY_NONE, PY_LOOKED, PY_OFFER = range(3)
+#: ``limit`` of a replay that looks for its hand-back moment
+NO_LIMIT = (1 << 63) - 1
+#: a step's outcome when it asked nothing of the DRAM engine (below its codes)
+NO_PLAN = -100
+
+
+@njit(cache=True)
+def edge_ps(K, k):  # type: ignore[no-untyped-def]
+    """ps of edge ``k`` of the DRAM clock, as :meth:`desim.kernel.Clock.ps` rounds it,
+    without the 1e12 * k product that overflows 64 bits."""
+    f = K[K_F]
+    return k * K[K_QA] + (k * K[K_QB] + f // 2) // f
+
+
+@njit(cache=True)
+def edge_index(K, t):  # type: ignore[no-untyped-def]
+    """The first DRAM clock edge at or after ``t`` ps (:meth:`Clock.edge_index`)."""
+    k = np.int64(t * (K[K_F] / 1e12))
+    while edge_ps(K, k) < t:
+        k += 1
+    while k > 0 and edge_ps(K, k - 1) >= t:
+        k -= 1
+    return k
+
+
+@njit(cache=True)
+def _push(H, V, t, kind, a, b):  # type: ignore[no-untyped-def]
+    i = V[V_HEAP]
+    if i == H.shape[0]:
+        raise RuntimeError("burst run: more pending steps than its heap holds")
+    V[V_HEAP] = i + 1
+    seq = V[V_SEQ]
+    V[V_SEQ] = seq + 1
+    while i > 0:
+        p = (i - 1) >> 1
+        if H[p, 0] < t or (H[p, 0] == t and H[p, 1] < seq):
+            break
+        H[i, :] = H[p, :]
+        i = p
+    H[i, 0], H[i, 1], H[i, 2], H[i, 3], H[i, 4] = t, seq, kind, a, b
+
+
+@njit(cache=True)
+def _pop(H, V):  # type: ignore[no-untyped-def]
+    """Remove the first step; it is left in row ``V[V_HEAP]`` (past the heap's end)."""
+    n = V[V_HEAP] - 1
+    V[V_HEAP] = n
+    top = H[0, :].copy()
+    last = H[n, :].copy()
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        if c + 1 < n and (H[c + 1, 0] < H[c, 0]
+                          or (H[c + 1, 0] == H[c, 0] and H[c + 1, 1] < H[c, 1])):
+            c += 1
+        if last[0] < H[c, 0] or (last[0] == H[c, 0] and last[1] < H[c, 1]):
+            break
+        H[i, :] = H[c, :]
+        i = c
+    H[i, :] = last
+    H[n, :] = top
+
+
+@njit(cache=True)
+def _plan(K, V, H, cycle):  # type: ignore[no-untyped-def]
+    """The DRAM component's plan: time its next completion at ``cycle`` (-1: none)."""
+    if cycle == V[V_DUE]:
+        return
+    V[V_DUE] = cycle
+    V[V_GEN] += 1
+    if cycle >= 0:
+        _push(H, V, edge_ps(K, cycle), TIMER, V[V_GEN], 0)
+
+
+@njit(cache=True)
+def _book(B, V, H, k, j, item, now):  # type: ignore[no-untyped-def]
+    """Book slot ``j``'s burst ``item`` on link ``k`` (0: crossing, 1: port) from ``now``."""
+    start = V[V_FREE0 + k]
+    if start < now:
+        start = now
+    d = B[item, B_D0 + k]
+    end = start + d
+    V[V_FREE0 + k] = end
+    V[V_END0 + k] = end
+    V[V_NB0 + k] += B[item, B_BYTES]
+    V[V_BUSY0 + k] += d
+    _push(H, V, end, END, k, j)
+
+
+@njit(cache=True)
+def _launch(K, B, V, H, SL, F, k, j, now):  # type: ignore[no-untyped-def]
+    """Slot ``j`` starts its transfer on link ``k``: booked now, or behind the slot ahead."""
+    W = K[K_W]
+    n = V[V_LEN0 + k]
+    F[k, (V[V_HEAD0 + k] + n) % W] = j
+    V[V_LEN0 + k] = n + 1
+    if n == 0:
+        _book(B, V, H, k, j, SL[j, SL_ITEM], now)
+
+
+@njit(cache=True)
+def _offer(S, A, R, K, B, V, SL, j, now):  # type: ignore[no-untyped-def]
+    """Slot ``j`` offers its burst to the DRAM engine now (a read or a write, as the run
+    goes). Returns the engine's outcome (a cycle, or a code Python must finish)."""
+    item = SL[j, SL_ITEM]
+    SL[j, SL_PHASE] = AT_DRAM
+    V[V_MOVED] += B[item, B_BYTES]
+    if not V[V_ACTIVE]:
+        V[V_SINCE] = now
+    V[V_ACTIVE] += 1
+    count = B[item, B_COUNT]
+    V[V_ACCESSES] += 1
+    V[V_TXNS] += count
+    sid = V[V_SID]
+    SL[j, SL_SID] = sid
+    code = dram.NOT_OFFERED
+    if A.shape[0] == S.shape[0]:  # else the state grew: Python makes a new scratch
+        code = dram.offer(S, A, R, edge_index(K, now), sid, count, B[item, B_FIRST],
+                          K[K_TXN], K[K_WRITE])
+    if code == dram.NOT_OFFERED:
+        V[V_PY], V[V_SLOT] = PY_OFFER, j
+        return code
+    V[V_SID] = sid + 1
+    return code
+
+
+@njit(cache=True)
+def _on_port(K, B, V, H, SL, F, WR, j, now):  # type: ignore[no-untyped-def]
+    """Slot ``j`` moves its burst through the SRAM's port (the SRAM counts it now)."""
+    SL[j, SL_PHASE] = AT_PORT
+    WR[V[V_NWR]] = B[SL[j, SL_ITEM], B_BYTES]
+    V[V_NWR] += 1
+    _launch(K, B, V, H, SL, F, 1, j, now)
+
+
+@njit(cache=True)
+def _cross(K, B, V, H, SL, F, j, now):  # type: ignore[no-untyped-def]
+    """Slot ``j``'s burst starts across the interconnect link."""
+    SL[j, SL_PHASE] = CROSSING
+    V[V_CROSSED] += 1
+    V[V_CBYTES] += B[SL[j, SL_ITEM], B_BYTES]
+    _launch(K, B, V, H, SL, F, 0, j, now)
+
+
+@njit(cache=True)
+def _finished(S, A, R, K, B, V, H, SL, F, IDLE, WR, j, now):  # type: ignore[no-untyped-def]
+    """Slot ``j``'s burst is done: it takes the channel's next one (read from the DRAM,
+    or from the SRAM's port), or rests. Returns an offer's engine outcome, or NO_PLAN."""
+    V[V_LEFT] -= 1
+    if V[V_NEXT] < K[K_NB] and V[V_LEFT]:
+        SL[j, SL_ITEM] = V[V_NEXT]
+        V[V_NEXT] += 1
+        if K[K_WRITE]:
+            _on_port(K, B, V, H, SL, F, WR, j, now)
+            return NO_PLAN
+        return _offer(S, A, R, K, B, V, SL, j, now)
+    SL[j, SL_PHASE] = RESTING
+    IDLE[V[V_NIDLE]] = j
+    V[V_NIDLE] += 1
+    return NO_PLAN
+
+
+@njit(cache=True)
+def _looked(V, code):  # type: ignore[no-untyped-def]
+    """The next completion of a look ahead's outcome; -2 when Python must finish it."""
+    if code >= 0:
+        return code
+    if code == dram.NOTHING:
+        return -1
+    if V[V_PY] == PY_NONE:
+        V[V_PY] = PY_LOOKED
+    V[V_CODE] = code
+    return -2
+
+
+@njit(cache=True)
+def _arrive(S, A, R, K, B, V, H, SL, F, IDLE, WR, k, j, now):  # type: ignore[no-untyped-def]
+    """Slot ``j``'s burst arrives across link ``k`` (0: the interconnect, 1: the port)
+    and goes on to its next stage. Returns an offer's engine outcome, or NO_PLAN."""
+    if K[K_WRITE]:
+        if k == 1:
+            _cross(K, B, V, H, SL, F, j, now)
+            return NO_PLAN
+        return _offer(S, A, R, K, B, V, SL, j, now)
+    if k == 0:
+        _on_port(K, B, V, H, SL, F, WR, j, now)
+        return NO_PLAN
+    return _finished(S, A, R, K, B, V, H, SL, F, IDLE, WR, j, now)
+
+
+@njit(cache=True)
+def _keep(X, C):  # type: ignore[no-untyped-def]
+    """``X`` copied into ``C`` (a new array when their sizes differ)."""
+    if C.shape[0] != X.shape[0]:
+        return X.copy()
+    C[:] = X
+    return C
+
+
+@njit(cache=True)
+def replay(S, A, R, out, K, B, V, H, SL, F, IDLE, WR, limit,  # type: ignore[no-untyped-def]
+           CS, CA, CV, CH, CSL, CF):
+    """Take the run's steps before ``limit``, or with NO_LIMIT, find the last moment to
+    hand back at: 1 ps after a step, the next at least 2 ps away, once every burst is
+    taken and before the job's last step (the state then is kept in the C* arrays, the
+    engine's only when a later step changes it). Returns (outcome, S, A): the engine's
+    state and look-ahead arrays, swapped by completions."""
+    if V[V_PY] != PY_NONE:  # Python finished the call: the cycle is in V_ARG
+        V[V_PY] = PY_NONE
+        _plan(K, V, H, V[V_ARG])
+    W, nb = K[K_W], K[K_NB]
+    kept = engine_kept = False
+    while V[V_HEAP]:
+        t, kind, a = H[0, 0], H[0, 2], H[0, 3]
+        if limit != NO_LIMIT and t >= limit and not (
+                t == limit and kind == TIMER and a == 0 == V[V_GEN] and V[V_TIMER0_FIRED]):
+            V[V_NOW] = limit  # (the component's own timer of this moment has fired)
+            return AT_LIMIT, S, A
+        if limit == NO_LIMIT and V[V_NEXT] == nb and t >= V[V_NOW] + 2:
+            V[V_NOW] += 1  # a moment to hand back at: keep it, go on to a later one
+            CV[:] = V
+            CH[:] = H
+            CSL[:] = SL
+            CF[:] = F
+            V[V_NOW] -= 1
+            kept, engine_kept = True, False
+        _pop(H, V)
+        b = H[V[V_HEAP], 4]
+        V[V_NOW] = t
+        if kept and not engine_kept and kind != DONE and (
+                kind != END or not K[K_LAT0 + a]):  # the step may change the engine
+            CS, CA = _keep(S, CS), _keep(A, CA)
+            engine_kept = True
+        code = NO_PLAN
+        if kind == TIMER:
+            if a != V[V_GEN]:
+                continue  # a plan made since moved it
+            S, A = A, S  # commit the look ahead the plan ran
+            V[V_SWAPPED] ^= 1
+            if A.shape[0] != S.shape[0]:  # the look ahead grew the state: a new scratch
+                A = S.copy()
+            n, code = dram.complete(S, A, R, V[V_DUE], out)
+            V[V_DUE] = -1
+            for i in range(n):
+                sid = out[i, 1]
+                for j in range(W):
+                    if SL[j, SL_PHASE] == AT_DRAM and SL[j, SL_SID] == sid:
+                        _push(H, V, t, DONE, j, 0)
+                        break
+        elif kind == DONE:
+            V[V_ACTIVE] -= 1
+            if not V[V_ACTIVE]:
+                V[V_DRAM_BUSY] += t - V[V_SINCE]
+            if K[K_WRITE]:
+                code = _finished(S, A, R, K, B, V, H, SL, F, IDLE, WR, a, t)
+            else:
+                _cross(K, B, V, H, SL, F, a, t)
+        elif kind == END:
+            head = V[V_HEAD0 + a]
+            V[V_HEAD0 + a] = (head + 1) % W
+            V[V_LEN0 + a] -= 1
+            if V[V_LEN0 + a]:
+                nxt = F[a, (head + 1) % W]
+                _book(B, V, H, a, nxt, SL[nxt, SL_ITEM], t)
+            if K[K_LAT0 + a]:
+                _push(H, V, t + K[K_LAT0 + a], ARRIVE, a, b)
+            else:
+                code = _arrive(S, A, R, K, B, V, H, SL, F, IDLE, WR, a, b, t)
+        else:
+            code = _arrive(S, A, R, K, B, V, H, SL, F, IDLE, WR, a, b, t)
+        cycle = NO_PLAN
+        if code != NO_PLAN:
+            cycle = _looked(V, code)
+        if V[V_LEFT] == 0 or cycle == -2:
+            if kept:  # hand back at the last moment kept, before the job's end or Python
+                V[:] = CV
+                H[:] = CH
+                SL[:] = CSL
+                F[:] = CF
+                if engine_kept:
+                    return HAND_BACK, CS, CA
+                return HAND_BACK, S, A
+            if cycle == -2:
+                return PYTHON, S, A
+            return JOB_ENDS, S, A
+        if cycle != NO_PLAN:
+            _plan(K, V, H, cycle)
+    return JOB_ENDS, S, A
