@@ -10,17 +10,19 @@ the order the kernel would take them (time, then the order they were scheduled i
 DRAM engine offered and completing accesses as the DRAM component does, the link and
 port booked as the interconnect books a one-chunk transfer, counters and energy added as
 burst by burst adds them. It keeps one event: the moment it hands the pipeline back to the
-slots, strictly between two of its steps, once every burst is offered (the last W bursts
-end burst by burst).
+slots, strictly between two of its steps: the last such moment before the job's last step
+(which ends burst by burst, with the job).
 
 Anything else that uses the link or the port, accesses the DRAM or reads its state cuts
 the run back first: the loop is replayed from the run's start up to that moment and the
 slots go on from there, as burst by burst would have them. The one difference: the run's
 own steps of that very picosecond come after the newcomer.
 
-A run forms at a slot's take when every slot of the channel waits on a DRAM read, the
-DRAM holds no other access, the link and port carry nothing, nothing is traced or
-recorded, and at least ``2 W`` bursts are left.
+A run forms when every slot of the channel waits on a DRAM access, the DRAM holds no
+other access, the link and port carry nothing, the DRAM's requests are not recorded, and
+at least ``2 W`` bursts are left. Traced, the loop logs the records burst by burst makes
+(the DRAM's queue depth and bus intervals, the link's and port's bookings and bandwidth)
+and the run adds them to the trace when it hands back, in the same order.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import simpy
 
 from desim.hw import burst_run_jit as jit
 from desim.hw.dram.jit import INF
-from desim.hw.interconnect import Link, adopt, succeed_at
+from desim.hw.interconnect import Link, adopt, book_account, succeed_at
 from desim.kernel.clock import PS_PER_S
 
 if TYPE_CHECKING:
@@ -43,13 +45,16 @@ if TYPE_CHECKING:
 class _State:
     """Where a replay stands: the arrays :func:`burst_run_jit.replay` advances."""
 
-    __slots__ = ("V", "H", "SL", "F", "IDLE", "WR")
+    __slots__ = ("V", "H", "SL", "F", "IDLE", "WR", "TL")
 
-    def __init__(self, V: np.ndarray, H: np.ndarray, SL: np.ndarray, W: int, nb: int):
+    def __init__(self, V: np.ndarray, H: np.ndarray, SL: np.ndarray, W: int, nb: int,
+                 traced: bool):
         self.V, self.H, self.SL = V.copy(), H.copy(), SL.copy()
         self.F = np.zeros((2, W), np.int64)
         self.IDLE = np.zeros(W, np.int64)
         self.WR = np.zeros(nb, np.int64)
+        #: the trace records of the steps taken (at most seven a burst, and completions)
+        self.TL = np.zeros((8 * nb + 64 if traced else 1, 5), np.int64)
 
 
 class BurstRun:
@@ -70,6 +75,7 @@ class BurstRun:
         self.routes = (hop, self.sram._route)
         self.links: tuple[Link, Link] = (hop.links[0], self.sram.port)
         self.rank = dma.ic.rank(ch.master)
+        self.tracer = dma._tracer
         #: the bursts the slots hold, then those the channel has yet to take
         self.rows = [s.burst for s in slots] + bursts
         dram, engine = self.dram, self.dram.engine
@@ -91,7 +97,8 @@ class BurstRun:
         SL = np.zeros((W, jit.NSL), np.int64)
         sid_of = {id(ev): sid for sid, ev in engine._tags.items()}
         for j, s in enumerate(slots):
-            SL[j] = (j, jit.AT_DRAM, sid_of[id(s.access)])
+            access: Any = s.access  # the DRAM's _Access: its start is the offer's time
+            SL[j] = (j, jit.AT_DRAM, sid_of[id(access)], access.start)
         self.start = (V, H, SL)
         self.end: _State | None = None
         self.timer: simpy.Event | None = None
@@ -105,6 +112,7 @@ class BurstRun:
         K[jit.K_LAT0], K[jit.K_LAT1] = (route.latency_ps for route in self.routes)
         K[jit.K_F], K[jit.K_QA], K[jit.K_QB] = f, PS_PER_S // f, PS_PER_S % f
         K[jit.K_TIMER0] = self.timer0 is not None
+        K[jit.K_TRACE] = self.tracer is not None
         txn, base = dram._txn, dram.base
         B = np.empty((len(self.rows), jit.NBF), np.int64)
         for i, (src, dst, n) in enumerate(self.rows):
@@ -121,14 +129,13 @@ class BurstRun:
         """A run for ``ch``'s job from now, or None when it cannot run one (see the
         module)."""
         job = ch.job
-        if job is None or ch.bursts is None or dma._tracer is not None:
+        if job is None or ch.bursts is None:
             return None
         dram, sram = ((job.dst.target, job.src.target) if _writes(job)
                       else (job.src.target, job.dst.target))
         engine = dram.engine
-        if (dram._tracer is not None or sram._tracer is not None or dram._log is not None
-                or not hasattr(engine, "_tags") or len(engine._tags) != len(slots)
-                or dma.ic._tracer is not None):
+        if (dram._log is not None or not hasattr(engine, "_tags")
+                or len(engine._tags) != len(slots)):
             return None
         hop = dma.ic.route(job.src.node, job.dst.node)
         if len(hop.links) != 1:
@@ -179,7 +186,7 @@ class BurstRun:
         with NO_LIMIT, until every burst is offered and the next step is 2 ps away or
         more. None: the job would end first."""
         W, nb = len(self.slots), len(self.rows)
-        r = _State(*self.start, W, nb)
+        r = _State(*self.start, W, nb, self.tracer is not None)
         V = r.V
         V[jit.V_TIMER0_FIRED] = self.timer0 is not None and self.timer0.callbacks is None
         dram = self.dram
@@ -191,7 +198,7 @@ class BurstRun:
                       else (S, S))
             outcome, S, A = jit.replay(S, engine._scratch(), engine._R, engine._out,
                                        self.K, self.B, V, r.H, r.SL, r.F, r.IDLE, r.WR,
-                                       limit, CS, CA, *kept)
+                                       r.TL, limit, CS, CA, *kept)
             engine._S, engine._ahead = S, A
             if outcome != jit.PYTHON:
                 break
@@ -202,6 +209,9 @@ class BurstRun:
                 cycle = engine.offer(dram.clock.edge_index(int(V[jit.V_NOW])), first, count,
                                      dram._txn, self.write, None)
                 V[jit.V_SID] = engine.next_sid
+                if self.tracer is not None:  # the depth the offer left, as the run logs it
+                    r.TL[V[jit.V_NTL]] = (jit.T_DEPTH, V[jit.V_NOW], engine.queue_depth, 0, 0)
+                    V[jit.V_NTL] += 1
             else:
                 cycle = engine._looked(int(V[jit.V_CODE]), INF)
             V[jit.V_ARG] = -1 if cycle is None else cycle
@@ -251,11 +261,15 @@ class BurstRun:
         ic.counters["transfers"] += int(V[jit.V_CROSSED])
         for k, link in enumerate(self.links):
             link.free_at = int(V[jit.V_FREE0 + k])
+            if self.tracer is not None:
+                continue  # accounted with the trace below
             busy = int(V[jit.V_BUSY0 + k])
             link.bytes += int(V[jit.V_NB0 + k])
             link.busy_ps += busy
             if link.account is not None:
                 link.account.busy_ps += busy
+        if self.tracer is not None:
+            self._trace(r.TL[:V[jit.V_NTL]].tolist())
         # the slots, where the replay left them
         slots, master, rows = self.slots, ch.master, self.rows
         W = len(slots)
@@ -267,7 +281,8 @@ class BurstRun:
             if SL[j, jit.SL_PHASE] == jit.AT_DRAM:
                 src, dst, n = s.burst
                 s.access = engine._tags[int(SL[j, jit.SL_SID])] = dram.access_event(
-                    dst if self.write else src, n, self.write, master, self._after(k=2, j=j))
+                    dst if self.write else src, n, self.write, master,
+                    int(SL[j, jit.SL_START]), self._after(k=2, j=j))
         # pending steps become events, in the order they were scheduled
         dram._due = None if V[jit.V_DUE] < 0 else int(V[jit.V_DUE])
         H = r.H[:V[jit.V_HEAP]]
@@ -302,9 +317,48 @@ class BurstRun:
         """Slot ``j``'s transfer on link ``k`` as a real one: booked until ``end``, or
         (None) waiting behind the one ahead of it."""
         rank = self.rank if k == 0 else 0
-        done = adopt(self.env, self.routes[k], self.slots[j].burst[2], self.ch.master, rank,
-                     end, now)
+        src, dst, n = self.slots[j].burst
+        name, args = self._label(k, src, dst) if self.tracer is not None else ("", None)
+        done = adopt(self.env, self.routes[k], n, self.ch.master, rank, end, now,
+                     self.tracer, name, args)
         done.callbacks.append(self._after(k, j))
+
+    def _label(self, k: int, src: int, dst: int) -> tuple[str, dict[str, Any]]:
+        """Trace name and arguments of a burst's transfer on link ``k``, as the
+        interconnect (0) or the SRAM (1) labels it."""
+        master = self.ch.master
+        if k == 0:
+            route = self.routes[0]
+            job = self.ch.job
+            name = (job.name if job is not None else "") or f"{route.src}->{route.dst}"
+            return name, {"src": route.src, "dst": route.dst, "master": master}
+        return ("read" if self.write else "write",
+                {"master": master, "addr": src if self.write else dst})
+
+    def _trace(self, log: list[list[int]]) -> None:
+        """Record the run's steps in the trace, as burst by burst records them."""
+        tracer, dram, rows = self.tracer, self.dram, self.rows
+        assert tracer is not None
+        op = "write" if self.write else "read"
+        for kind, t, end, a, b in log:
+            if kind == jit.T_DEPTH:
+                tracer.counter(dram.path, "queue_depth", t, end)
+            elif kind == jit.T_BUS:
+                src, dst, n = rows[a]
+                tracer.interval(dram.path, "bus", op, "dram", t, end,
+                                {"master": self.ch.master,
+                                 "addr": dst if self.write else src, "bytes": n})
+            elif kind == jit.T_BOOK:
+                link = self.links[a]
+                src, dst, n = rows[b]
+                name, args = self._label(a, src, dst)
+                book_account(link, name, args, t, end, n, end - t, tracer)
+            else:
+                link = self.links[a]
+                if link.zero_at is not None:
+                    tracer.counter(link.counter_path, "bandwidth", link.zero_at, 0.0)
+                    link.zero_at = None
+                    link.rate = 0.0
 
     def _after(self, k: int, j: int) -> Any:
         """What slot ``j`` does when its step ends on link ``k`` (0: the interconnect, 1:

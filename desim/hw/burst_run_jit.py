@@ -35,17 +35,21 @@ from desim.hw.dram import jit as dram
 (V_NOW, V_SEQ, V_GEN, V_DUE, V_ACTIVE, V_SINCE, V_DRAM_BUSY, V_FREE0, V_FREE1, V_NB0, V_NB1,
  V_BUSY0, V_BUSY1, V_NEXT, V_LEFT, V_MOVED, V_ACCESSES, V_TXNS, V_CROSSED, V_CBYTES, V_NWR,
  V_HEAP, V_SID, V_SWAPPED, V_HEAD0, V_HEAD1, V_LEN0, V_LEN1, V_END0, V_END1, V_NIDLE, V_PY,
- V_CODE, V_ARG, V_SLOT, V_TIMER0_FIRED, NV) = range(37)
+ V_CODE, V_ARG, V_SLOT, V_TIMER0_FIRED, V_NTL, NV) = range(38)
 # -- K: constants ----------------------------------------------------------------------------
-K_W, K_NB, K_TXN, K_WRITE, K_LAT0, K_LAT1, K_F, K_QA, K_QB, K_TIMER0, NK = range(11)
+K_W, K_NB, K_TXN, K_WRITE, K_LAT0, K_LAT1, K_F, K_QA, K_QB, K_TIMER0, K_TRACE, NK = range(12)
 # -- B: per burst ----------------------------------------------------------------------------
 B_FIRST, B_COUNT, B_BYTES, B_D0, B_D1, NBF = range(6)
 # -- SL: per slot ----------------------------------------------------------------------------
-SL_ITEM, SL_PHASE, SL_SID, NSL = range(4)
+SL_ITEM, SL_PHASE, SL_SID, SL_START, NSL = range(5)
 #: slot phases: at the DRAM, crossing the interconnect, at the SRAM's port, resting
 AT_DRAM, CROSSING, AT_PORT, RESTING = range(4)
 #: step kinds
 TIMER, DONE, END, ARRIVE = range(4)
+#: trace log entries (TL rows: kind, time, end, a, b), in the order the kernel makes them:
+#: the DRAM's queue depth (t, depth), a DRAM access's bus interval (start, end, burst),
+#: a booking (start, end, link, burst), a link left with nothing on it (t, -, link)
+T_DEPTH, T_BUS, T_BOOK, T_LEAVE = range(4)
 #: replay() outcomes: stopped at the limit; a hand-back moment found; the job would end
 #: first; Python must finish an offer or a completion (see V_PY)
 AT_LIMIT, HAND_BACK, JOB_ENDS, PYTHON = range(4)
@@ -119,6 +123,24 @@ def _pop(H, V):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
+def _log(K, V, TL, kind, t, end, a, b):  # type: ignore[no-untyped-def]
+    """Log a trace record (traced runs only)."""
+    if not K[K_TRACE]:
+        return
+    i = V[V_NTL]
+    if i == TL.shape[0]:
+        raise RuntimeError("burst run: more trace records than its log holds")
+    TL[i, 0], TL[i, 1], TL[i, 2], TL[i, 3], TL[i, 4] = kind, t, end, a, b
+    V[V_NTL] = i + 1
+
+
+@njit(cache=True)
+def depth(S):  # type: ignore[no-untyped-def]
+    """Requests inside the DRAM controller (``FastDramEngine.queue_depth``)."""
+    return S[dram.RQ_N] + S[dram.WQ_N] + S[dram.N_CMD]
+
+
+@njit(cache=True)
 def _plan(K, V, H, cycle):  # type: ignore[no-untyped-def]
     """The DRAM component's plan: time its next completion at ``cycle`` (-1: none)."""
     if cycle == V[V_DUE]:
@@ -130,7 +152,7 @@ def _plan(K, V, H, cycle):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _book(B, V, H, k, j, item, now):  # type: ignore[no-untyped-def]
+def _book(K, B, V, H, TL, k, j, item, now):  # type: ignore[no-untyped-def]
     """Book slot ``j``'s burst ``item`` on link ``k`` (0: crossing, 1: port) from ``now``."""
     start = V[V_FREE0 + k]
     if start < now:
@@ -141,22 +163,23 @@ def _book(B, V, H, k, j, item, now):  # type: ignore[no-untyped-def]
     V[V_END0 + k] = end
     V[V_NB0 + k] += B[item, B_BYTES]
     V[V_BUSY0 + k] += d
+    _log(K, V, TL, T_BOOK, start, end, k, item)
     _push(H, V, end, END, k, j)
 
 
 @njit(cache=True)
-def _launch(K, B, V, H, SL, F, k, j, now):  # type: ignore[no-untyped-def]
+def _launch(K, B, V, H, SL, F, TL, k, j, now):  # type: ignore[no-untyped-def]
     """Slot ``j`` starts its transfer on link ``k``: booked now, or behind the slot ahead."""
     W = K[K_W]
     n = V[V_LEN0 + k]
     F[k, (V[V_HEAD0 + k] + n) % W] = j
     V[V_LEN0 + k] = n + 1
     if n == 0:
-        _book(B, V, H, k, j, SL[j, SL_ITEM], now)
+        _book(K, B, V, H, TL, k, j, SL[j, SL_ITEM], now)
 
 
 @njit(cache=True)
-def _offer(S, A, R, K, B, V, SL, j, now):  # type: ignore[no-untyped-def]
+def _offer(S, A, R, K, B, V, SL, TL, j, now):  # type: ignore[no-untyped-def]
     """Slot ``j`` offers its burst to the DRAM engine now (a read or a write, as the run
     goes). Returns the engine's outcome (a cycle, or a code Python must finish)."""
     item = SL[j, SL_ITEM]
@@ -170,37 +193,39 @@ def _offer(S, A, R, K, B, V, SL, j, now):  # type: ignore[no-untyped-def]
     V[V_TXNS] += count
     sid = V[V_SID]
     SL[j, SL_SID] = sid
+    SL[j, SL_START] = now
     code = dram.NOT_OFFERED
     if A.shape[0] == S.shape[0]:  # else the state grew: Python makes a new scratch
         code = dram.offer(S, A, R, edge_index(K, now), sid, count, B[item, B_FIRST],
                           K[K_TXN], K[K_WRITE])
-    if code == dram.NOT_OFFERED:
+    if code == dram.NOT_OFFERED:  # (Python logs the depth once it has offered)
         V[V_PY], V[V_SLOT] = PY_OFFER, j
         return code
     V[V_SID] = sid + 1
+    _log(K, V, TL, T_DEPTH, now, depth(S), 0, 0)
     return code
 
 
 @njit(cache=True)
-def _on_port(K, B, V, H, SL, F, WR, j, now):  # type: ignore[no-untyped-def]
+def _on_port(K, B, V, H, SL, F, WR, TL, j, now):  # type: ignore[no-untyped-def]
     """Slot ``j`` moves its burst through the SRAM's port (the SRAM counts it now)."""
     SL[j, SL_PHASE] = AT_PORT
     WR[V[V_NWR]] = B[SL[j, SL_ITEM], B_BYTES]
     V[V_NWR] += 1
-    _launch(K, B, V, H, SL, F, 1, j, now)
+    _launch(K, B, V, H, SL, F, TL, 1, j, now)
 
 
 @njit(cache=True)
-def _cross(K, B, V, H, SL, F, j, now):  # type: ignore[no-untyped-def]
+def _cross(K, B, V, H, SL, F, TL, j, now):  # type: ignore[no-untyped-def]
     """Slot ``j``'s burst starts across the interconnect link."""
     SL[j, SL_PHASE] = CROSSING
     V[V_CROSSED] += 1
     V[V_CBYTES] += B[SL[j, SL_ITEM], B_BYTES]
-    _launch(K, B, V, H, SL, F, 0, j, now)
+    _launch(K, B, V, H, SL, F, TL, 0, j, now)
 
 
 @njit(cache=True)
-def _finished(S, A, R, K, B, V, H, SL, F, IDLE, WR, j, now):  # type: ignore[no-untyped-def]
+def _finished(S, A, R, K, B, V, H, SL, F, IDLE, WR, TL, j, now):  # type: ignore[no-untyped-def]
     """Slot ``j``'s burst is done: it takes the channel's next one (read from the DRAM,
     or from the SRAM's port), or rests. Returns an offer's engine outcome, or NO_PLAN."""
     V[V_LEFT] -= 1
@@ -208,9 +233,9 @@ def _finished(S, A, R, K, B, V, H, SL, F, IDLE, WR, j, now):  # type: ignore[no-
         SL[j, SL_ITEM] = V[V_NEXT]
         V[V_NEXT] += 1
         if K[K_WRITE]:
-            _on_port(K, B, V, H, SL, F, WR, j, now)
+            _on_port(K, B, V, H, SL, F, WR, TL, j, now)
             return NO_PLAN
-        return _offer(S, A, R, K, B, V, SL, j, now)
+        return _offer(S, A, R, K, B, V, SL, TL, j, now)
     SL[j, SL_PHASE] = RESTING
     IDLE[V[V_NIDLE]] = j
     V[V_NIDLE] += 1
@@ -231,18 +256,18 @@ def _looked(V, code):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _arrive(S, A, R, K, B, V, H, SL, F, IDLE, WR, k, j, now):  # type: ignore[no-untyped-def]
+def _arrive(S, A, R, K, B, V, H, SL, F, IDLE, WR, TL, k, j, now):  # type: ignore[no-untyped-def]
     """Slot ``j``'s burst arrives across link ``k`` (0: the interconnect, 1: the port)
     and goes on to its next stage. Returns an offer's engine outcome, or NO_PLAN."""
     if K[K_WRITE]:
         if k == 1:
-            _cross(K, B, V, H, SL, F, j, now)
+            _cross(K, B, V, H, SL, F, TL, j, now)
             return NO_PLAN
-        return _offer(S, A, R, K, B, V, SL, j, now)
+        return _offer(S, A, R, K, B, V, SL, TL, j, now)
     if k == 0:
-        _on_port(K, B, V, H, SL, F, WR, j, now)
+        _on_port(K, B, V, H, SL, F, WR, TL, j, now)
         return NO_PLAN
-    return _finished(S, A, R, K, B, V, H, SL, F, IDLE, WR, j, now)
+    return _finished(S, A, R, K, B, V, H, SL, F, IDLE, WR, TL, j, now)
 
 
 @njit(cache=True)
@@ -255,7 +280,7 @@ def _keep(X, C):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def replay(S, A, R, out, K, B, V, H, SL, F, IDLE, WR, limit,  # type: ignore[no-untyped-def]
+def replay(S, A, R, out, K, B, V, H, SL, F, IDLE, WR, TL, limit,  # type: ignore[no-untyped-def]
            CS, CA, CV, CH, CSL, CF):
     """Take the run's steps before ``limit``, or with NO_LIMIT, find the last moment to
     hand back at: 1 ps after a step, the next at least 2 ps away, once every burst is
@@ -298,6 +323,7 @@ def replay(S, A, R, out, K, B, V, H, SL, F, IDLE, WR, limit,  # type: ignore[no-
                 A = S.copy()
             n, code = dram.complete(S, A, R, V[V_DUE], out)
             V[V_DUE] = -1
+            _log(K, V, TL, T_DEPTH, t, depth(S), 0, 0)
             for i in range(n):
                 sid = out[i, 1]
                 for j in range(W):
@@ -305,26 +331,29 @@ def replay(S, A, R, out, K, B, V, H, SL, F, IDLE, WR, limit,  # type: ignore[no-
                         _push(H, V, t, DONE, j, 0)
                         break
         elif kind == DONE:
+            _log(K, V, TL, T_BUS, SL[a, SL_START], t, SL[a, SL_ITEM], 0)
             V[V_ACTIVE] -= 1
             if not V[V_ACTIVE]:
                 V[V_DRAM_BUSY] += t - V[V_SINCE]
             if K[K_WRITE]:
-                code = _finished(S, A, R, K, B, V, H, SL, F, IDLE, WR, a, t)
+                code = _finished(S, A, R, K, B, V, H, SL, F, IDLE, WR, TL, a, t)
             else:
-                _cross(K, B, V, H, SL, F, a, t)
+                _cross(K, B, V, H, SL, F, TL, a, t)
         elif kind == END:
             head = V[V_HEAD0 + a]
             V[V_HEAD0 + a] = (head + 1) % W
             V[V_LEN0 + a] -= 1
-            if V[V_LEN0 + a]:
+            if not V[V_LEN0 + a]:
+                _log(K, V, TL, T_LEAVE, t, 0, a, 0)
+            else:
                 nxt = F[a, (head + 1) % W]
-                _book(B, V, H, a, nxt, SL[nxt, SL_ITEM], t)
+                _book(K, B, V, H, TL, a, nxt, SL[nxt, SL_ITEM], t)
             if K[K_LAT0 + a]:
                 _push(H, V, t + K[K_LAT0 + a], ARRIVE, a, b)
             else:
-                code = _arrive(S, A, R, K, B, V, H, SL, F, IDLE, WR, a, b, t)
+                code = _arrive(S, A, R, K, B, V, H, SL, F, IDLE, WR, TL, a, b, t)
         else:
-            code = _arrive(S, A, R, K, B, V, H, SL, F, IDLE, WR, a, b, t)
+            code = _arrive(S, A, R, K, B, V, H, SL, F, IDLE, WR, TL, a, b, t)
         cycle = NO_PLAN
         if code != NO_PLAN:
             cycle = _looked(V, code)

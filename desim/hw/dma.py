@@ -470,7 +470,7 @@ class Dma(Component):
                 ch.read = getattr(job.src.target, "request", None)
                 ch.write = getattr(job.dst.target, "request", None)
                 ch.cross = self.ic.sender(job.src.node, job.dst.node, ch.master, job.name)
-                ch.runs = _RUNS and self._tracer is None and _runs(job)
+                ch.runs = _RUNS and _runs(job)
                 ch.finished = finished = env.event()
                 for _ in range(min(job.bursts, len(ch.idle))):
                     ch.idle.popleft().succeed()

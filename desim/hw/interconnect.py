@@ -293,12 +293,13 @@ def launch(env: simpy.Environment, route: Route, nbytes: int, master: str, rank:
 
 
 def adopt(env: simpy.Environment, route: Route, nbytes: int, master: str, rank: int,
-          end: int | None, now: int) -> simpy.Event:
+          end: int | None, now: int, tracer: Any = None, name: str = "",
+          args: dict[str, Any] | None = None) -> simpy.Event:
     """A one-chunk transfer of ``master`` that another model advanced so far, as
     :func:`launch` would have left it: booked until ``end`` (its links already hold the
-    booking), or, with None, waiting behind its master's older transfer on the links.
-    Returns its completion event."""
-    xf = _Transfer(env, route, master, rank, nbytes, "", None, None)
+    booking, accounted), or, with None, waiting behind its master's older transfer on the
+    links. Returns its completion event."""
+    xf = _Transfer(env, route, master, rank, nbytes, name, args, tracer)
     for link in route.links:
         link.active.append(xf)
     if end is None:
@@ -438,7 +439,7 @@ def _fit(xf: _Transfer, now: int) -> int | None:
             link.free_at = e
         if link.bulk is not None and e > link.gap_at:
             link.gap_at = e
-        _account(link, xf.name, xf.args, start, e, n, d, tracer)
+        book_account(link, xf.name, xf.args, start, e, n, d, tracer)
     xf.remaining = 0
     return end
 
@@ -550,7 +551,7 @@ def _reserve(xf: _Transfer, now: int, tracer: Any, alone: bool) -> int:
         d = link.dur(n) if link.stretch is None else link.dur(n, _competing(link))
         e = start + d
         link.free_at = e
-        _account(link, xf.name, xf.args, start, e, n, d, tracer)
+        book_account(link, xf.name, xf.args, start, e, n, d, tracer)
         if e > end:
             end = e
     return end
@@ -606,12 +607,14 @@ def _commit(xf: _Transfer, tracer: Any) -> None:
     for link in xf.route.links:
         full = link.dur(c)
         tail = link.dur(last)
-        _account(link, xf.name, xf.args, start, start + (chunks - 1) * per_chunk + tail, n,
+        book_account(link, xf.name, xf.args, start, start + (chunks - 1) * per_chunk + tail, n,
                  (chunks - 1) * full + tail, tracer)
 
 
-def _account(link: Link, name: str, args: dict[str, Any] | None, start: int, end: int,
-             n: int, busy: int, tracer: Any) -> None:
+def book_account(link: Link, name: str, args: dict[str, Any] | None, start: int, end: int,
+                 n: int, busy: int, tracer: Any) -> None:
+    """Count a booking of ``n`` bytes on ``link`` over ``[start, end)`` (``busy`` ps of
+    it carrying them) and, traced, record it and the link's bandwidth samples."""
     link.bytes += n
     link.busy_ps += busy
     if link.account is not None:
@@ -783,7 +786,7 @@ def _record(sh: _Shared, stretches: list[Stretch]) -> None:
     """Account a group's stretches on its links (traced runs)."""
     for k, start, end, n, busy, mask in stretches:
         name, args = _stretch_label(sh.members, mask)
-        _account(sh.links[k], name, args, start, end, n, busy, sh.tracer)
+        book_account(sh.links[k], name, args, start, end, n, busy, sh.tracer)
 
 
 def _stretch_label(members: list[_Transfer], mask: int) -> tuple[str, dict[str, Any] | None]:

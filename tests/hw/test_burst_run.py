@@ -22,6 +22,7 @@ from desim.hw.dram.spec import preset
 from desim.hw.interconnect import Interconnect, LinkSpec, add_link
 from desim.hw.memory import Sram, SramSpec
 from desim.kernel import Clock, Component, Sim
+from desim.trace import Recorder
 
 NS = 1000
 MAIN = Clock("main", 1_000_000_000)
@@ -43,10 +44,12 @@ def _soc(sim: Sim, ddr: bool = False) -> tuple[Dma, DramController, Sram]:
     return dma, dram, l2
 
 
-def _run(copies, others, reference: bool, ddr: bool = False, until: int | None = None):
+def _run(copies, others, reference: bool, ddr: bool = False, until: int | None = None,
+         traced: bool = False):
     """Ends of every copy and competing access; the DRAM's, the port's and the link's
-    counters, energy and busy time; the events run."""
-    sim = Sim()
+    counters, energy and busy time; traced, the trace's intervals and counter samples
+    (sorted: a run adds its records when it hands back); the events run."""
+    sim = Sim(tracer=Recorder() if traced else None)
     dma, dram, l2 = _soc(sim, ddr)
     ends: dict[str, int] = {}
 
@@ -76,6 +79,10 @@ def _run(copies, others, reference: bool, ddr: bool = False, until: int | None =
     state = (ends, dict(dram.counters), dram.energy_breakdown(), dram.busy_ps,
              dict(l2.counters), l2.energy_pj, l2.busy_ps, dict(dma.ic.counters),
              [(ln.bytes, ln.busy_ps, ln.free_at) for ln in (*link, l2.port)])
+    if traced:
+        rec = sim.tracer
+        state += (sorted((*iv[:6], sorted(iv.args.items())) for iv in rec.intervals),
+                  sorted(rec.counters))
     return state, stats.events
 
 
@@ -86,9 +93,11 @@ other_st = st.tuples(st.booleans(), st.sampled_from([4, 64, 256, 1024]),
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(copies=st.lists(copy_st, min_size=1, max_size=4),
-       others=st.lists(other_st, max_size=10), ddr=st.booleans())
-def test_copies_with_competing_traffic_finish_as_burst_by_burst(copies, others, ddr):
-    assert _run(copies, others, False, ddr)[0] == _run(copies, others, True, ddr)[0]
+       others=st.lists(other_st, max_size=10), ddr=st.booleans(), traced=st.booleans())
+def test_copies_with_competing_traffic_finish_as_burst_by_burst(copies, others, ddr, traced):
+    """Traced, the trace holds the same records too."""
+    fast = _run(copies, others, False, ddr, traced=traced)[0]
+    assert fast == _run(copies, others, True, ddr, traced=traced)[0]
 
 
 def test_a_copy_alone_runs_in_a_few_events_with_the_same_timing():
@@ -98,6 +107,7 @@ def test_a_copy_alone_runs_in_a_few_events_with_the_same_timing():
     fast, fast_events = _run(copies, [], False)
     ref, ref_events = _run(copies, [], True)
     assert fast == ref
+    assert _run(copies, [], False, traced=True)[1] == fast_events  # traced alike
     assert ref_events > 2 * 6 * 256 * 0.9
     assert fast_events < ref_events / 10
 

@@ -57,6 +57,8 @@ class _Access(simpy.Event):
     describes it in stall reports."""
 
     of: tuple[str, int, int, bool]
+    #: when the access was offered (its bus interval's start when traced)
+    start: int
 
     @property
     def what(self) -> str:
@@ -133,15 +135,15 @@ class DramController(Component):
         done.callbacks.append(lambda _: self._finish(start, offset, nbytes, write, master))
         return done
 
-    def access_event(self, addr: int, nbytes: int, write: bool, master: str,
+    def access_event(self, addr: int, nbytes: int, write: bool, master: str, start: int,
                      then: Callable[[Any], None]) -> simpy.Event:
         """The completion event :meth:`request` would have returned for an access that
-        another model (a DMA burst run) offered to the engine, ``then`` its caller's
-        callback."""
+        another model (a DMA burst run) offered to the engine at ``start``, ``then`` its
+        caller's callback."""
         offset = addr - self.base
-        start: int = self.env._now  # type: ignore[assignment]  # (traced runs only)
         done = _Access(self.env)
         done.of = (self.path, offset, nbytes, write)
+        done.start = start
         done.callbacks.append(lambda _: self._finish(start, offset, nbytes, write, master))
         done.callbacks.append(then)
         return done
@@ -177,6 +179,7 @@ class DramController(Component):
         n = ((offset + nbytes - 1) // txn * txn - first) // txn + 1
         done = _Access(self.env)
         done.of = (self.path, offset, nbytes, write)
+        done.start = start
         self._plan(engine.offer(cycle, first, n, txn, write, done))
         self._synced = (engine, start)
         self.counters["accesses"] += 1
