@@ -56,8 +56,10 @@ def test_written_file_is_byte_identical_across_writes(rec, tmp_path):
 def test_written_file_is_the_event_list_encoded(tmp_path):
     """The writer encodes record by record what to_events lists: the file is exactly
     json.dumps of that document, for slices with and without args, transfer bookings
-    (args shared, bytes added), counters of ints and floats, instants and flows, times
-    below 100 ps (printed in exponent form) and several records at one time."""
+    (args shared, bytes added), arguments of one set of keys (strings and integers, or
+    mixed types), counters of ints and floats (-0.0 and infinity too), instants and flows,
+    times below 100 ps (printed in exponent form) and from 1e14 ps, and several records
+    at one time."""
     r = Recorder(meta={"clock_hz": 1e9, "platform": "x"})
     shared = {"src": "l2", "dst": "l1", "master": "soc.dma.ch0"}
     r.moved("soc.ic", "l2->l1", "in t0", "transfer", 0, 42, shared, 8)
@@ -74,6 +76,13 @@ def test_written_file_is_the_event_list_encoded(tmp_path):
     r.counter("soc.dram", "queue_depth", 4, True)
     r.counter("soc.ic.l2->l1", "bandwidth", 42, 0.0)
     r.counter("soc.l1", "occupancy", 42, 4096)
+    for i in range(3):  # arguments of one set of keys, written a column at a time
+        r.moved("soc.l2", "port", "write", "mem", 100 + i, 200 + i,
+                {"master": "m\u00e9", "addr": 32 * i, "10%": i}, 8)
+        r.interval("soc.l2", "port", "x", "mem", 300 + i, 400, {"n": i if i else True})
+    r.interval("soc.cluster", "jobs", "late", "compute", 10**14 + 5, 10**14 + 7, None)
+    r.counter("soc.dram", "queue_depth", 5, -0.0)
+    r.counter("soc.dram", "queue_depth", 6, float("inf"))
     r.instant("soc.dma", "ch0", "irq", 42, {"k": [1, 2]})
     r.flow(r.new_flow_id(), "t0", ("soc.ic", "l2->l1"), 41, ("soc.cluster", "jobs"), 99)
     path = chrome.write(r, tmp_path / "t.json")
@@ -86,7 +95,7 @@ def test_written_file_is_the_event_list_encoded(tmp_path):
     assert shared == {"src": "l2", "dst": "l1", "master": "soc.dma.ch0"}
     back = chrome.load(path)
     assert sorted(back.intervals) == sorted(r.intervals)
-    assert back.counters == r.counters
+    assert sorted(back.counters) == sorted(r.counters)
 
 
 def test_load_errors_are_one_line(tmp_path):

@@ -13,6 +13,7 @@ import gzip
 import json
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,15 +130,26 @@ def to_events(rec: Recorder) -> list[dict[str, Any]]:
 _ENC = json.JSONEncoder(separators=(",", ":"))
 
 
-def _texts(rec: Recorder) -> tuple[list[str], list[str], np.ndarray]:
-    """What :func:`to_events` lists, as JSON texts: the metadata, then the other events in
-    record order with the order that sorts them by time. Built from the raw records with
-    the strings that repeat (names, tracks, shared args) encoded once."""
+def _rows(rec: Recorder) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """What :func:`to_events` lists, for :mod:`desim.trace.chrome_jit` to write: the
+    metadata texts; the pool of pieces (texts that repeat, encoded once); a row per other
+    event in record order (see ``chrome_jit``); the order that sorts the rows by time."""
+    from desim.trace import chrome_jit as cj
+
     meta, ids, pids = _layout(rec)
     enc = _ENC.encode
     fl = float.__repr__  # what json writes for a finite float
+    pieces: list[str] = list(cj.FIRST_PIECES)
+    index = {text: i for i, text in enumerate(pieces)}
+
+    def piece(text: str) -> int:
+        i = index.get(text)
+        if i is None:
+            i = index[text] = len(pieces)
+            pieces.append(text)
+        return i
+
     strs: dict[str, str] = {}
-    shared: dict[int, str] = {}  # id of a transfer's args -> its JSON without the brace
 
     def q(text: str) -> str:
         out = strs.get(text)
@@ -145,87 +157,196 @@ def _texts(rec: Recorder) -> tuple[list[str], list[str], np.ndarray]:
             out = strs[text] = enc(text)
         return out
 
-    keyed: dict[tuple[str, ...], list[str]] = {}  # '"key":' texts by the keys of args
+    keyed: dict[tuple[str, ...], str] = {}  # '{"key":%s,...}' templates by the keys
 
     def obj(args: dict[str, Any]) -> str:
-        """``enc(args)`` for the usual flat args of strings and integers, from cached
-        pieces; anything else through the encoder."""
-        names = keyed.get(tuple(args))
-        if names is None:
-            names = keyed[tuple(args)] = [q(k) + ":" for k in args]
-        parts = []
-        for name, v in zip(names, args.values(), strict=True):
+        """``enc(args)`` for the usual flat args of strings and integers, from a template
+        of its keys and cached strings; anything else through the encoder."""
+        keys = tuple(args)
+        tmpl = keyed.get(keys)
+        if tmpl is None:
+            tmpl = keyed[keys] = "{" + ",".join(q(k).replace("%", "%%") + ":%s"
+                                                for k in keys) + "}"
+        vals = []
+        for v in args.values():
             kind = type(v)
             if kind is str:
-                parts.append(name + q(v))
+                vals.append(q(v))
             elif kind is int:
-                parts.append(name + int.__repr__(v))
+                vals.append(int.__repr__(v))
             else:
                 return enc(args)
-        return "{" + ",".join(parts) + "}"
+        return tmpl % tuple(vals)
 
-    times: dict[int, str] = {}  # times repeat: durations of one size, samples at starts
-
-    def us(ps: int) -> str:
-        out = times.get(ps)
-        if out is None:
-            out = times[ps] = _us_text(ps)
-        return out
-
-    texts: list[str] = []
-    keys: list[int] = []
-    add, key = texts.append, keys.append
-    heads: dict[tuple[str, str, str, str], tuple[str, str]] = {}
-    for t in rec.raw_intervals():
-        path, lane, name, cat, start, end, args = t[:7]
-        head = heads.get((path, lane, name, cat))
-        if head is None:
+    # slices: heads by track and name, arguments pieced (a transfer's shared once)
+    raw = rec.raw_intervals()
+    n_iv = len(raw)
+    R_iv = np.zeros((n_iv, cj.NR), np.int64)
+    if n_iv:
+        paths, lanes, names, cats, starts, ends, argss = zip(*[t[:7] for t in raw], strict=True)
+        heads: dict[tuple[str, str, str, str], int] = {}
+        head0: list[int] = []
+        head1: list[int] = []
+        for path, lane, name, cat in set(zip(paths, lanes, names, cats, strict=True)):
             pid, tid = ids[(path, lane)]
-            head = heads[(path, lane, name, cat)] = (
-                f'{{"ph":"X","name":{q(name)},"cat":{q(cat)},"ts":', f',"pid":{pid},"tid":{tid}')
-        ts, dur = us(start), us(end - start)
-        if len(t) == 8:
-            nbytes = t[7]
-            base = shared.get(id(args)) if args else "{"
-            if base is None:
-                base = shared[id(args)] = obj(args)[:-1] + ","
-            add(f'{head[0]}{ts},"dur":{dur}{head[1]},"args":{base}"bytes":{nbytes}}}}}')
-        elif args:
-            add(f'{head[0]}{ts},"dur":{dur}{head[1]},"args":{obj(args)}}}')
-        else:
-            add(f'{head[0]}{ts},"dur":{dur}{head[1]}}}')
-        key(start * 4 + 1)
+            heads[(path, lane, name, cat)] = len(head0)
+            head0.append(piece(f'{{"ph":"X","name":{q(name)},"cat":{q(cat)},"ts":'))
+            head1.append(piece(f',"pid":{pid},"tid":{tid}'))
+        h = np.fromiter(map(heads.__getitem__,
+                            zip(paths, lanes, names, cats, strict=True)), np.int64,
+                        n_iv)
+        kinds, which, nbytes = [], [], []
+        dicts: list[dict[str, Any]] = []  # each args object once, first seen first
+        seen: dict[int, int] = {}
+        for t in raw:
+            args = t[6]
+            i = -1
+            if args:
+                i = seen.get(id(args), -1)
+                if i < 0:
+                    i = seen[id(args)] = len(dicts)
+                    dicts.append(args)
+            which.append(i)
+            if len(t) == 8:
+                kinds.append(cj.MOVED)
+                nbytes.append(t[7])
+            else:
+                kinds.append(cj.ARGS if args else cj.NO_ARGS)
+                nbytes.append(0)
+        full = _objs(dicts, obj, q)
+        first = len(pieces)  # args object i: piece first + i; its head (moved): + len
+        pieces += full
+        pieces += [text[:-1] + "," for text in full]
+        w = np.asarray(which, np.int64)
+        k = np.asarray(kinds, np.int64)
+        apieces = np.where(w < 0, cj.BRACE, first + w + np.where(k == cj.MOVED, len(full), 0))
+        start = np.asarray(starts, np.int64)
+        R_iv[:, cj.R_KIND] = cj.SLICE
+        R_iv[:, cj.R_HEAD] = np.asarray(head0, np.int64)[h]
+        R_iv[:, cj.R_TS] = _times(start, piece)
+        R_iv[:, cj.R_DUR] = _times(np.asarray(ends, np.int64) - start, piece)
+        R_iv[:, cj.R_TAIL] = np.asarray(head1, np.int64)[h]
+        R_iv[:, cj.R_ARGS] = kinds
+        R_iv[:, cj.R_APIECE] = apieces
+        R_iv[:, cj.R_BYTES] = nbytes
+        iv_keys = start * 4 + 1
+    else:
+        iv_keys = np.zeros(0, np.int64)
+    # instants and flows: whole texts
+    others: list[tuple[int, int]] = []  # (key, piece)
     for ins in rec.instants:
         pid, tid = ids[(ins.path, ins.lane)]
         ev: dict[str, Any] = {"ph": "i", "s": "t", "name": ins.name, "ts": _us(ins.t),
                               "pid": pid, "tid": tid}
         if ins.args:
             ev["args"] = ins.args
-        add(enc(ev))
-        key(ins.t * 4 + 2)
-    cheads: dict[tuple[str, str], tuple[str, str]] = {}
-    for path, cname, t_ps, value in rec.raw_counters():
-        chead = cheads.get((path, cname))
-        if chead is None:
-            short, pid = _counter_name(path, cname, pids)
-            chead = cheads[(path, cname)] = (f'{{"ph":"C","name":{q(short)},"ts":',
-                                             f',"pid":{pid},"tid":0,"args":{{"value":')
-        kind = type(value)
-        val = (fl(value) if kind is float and math.isfinite(value)
-               else int.__repr__(value) if kind is int else enc(value))
-        add(f'{chead[0]}{us(t_ps)}{chead[1]}{val}}}}}')
-        key(t_ps * 4)
+        others.append((ins.t * 4 + 2, piece(enc(ev))))
+    flows: list[tuple[int, int]] = []
     for f in rec.flows:
         pid, tid = ids[f.src]
-        add(enc({"ph": "s", "id": f.id, "name": f.name, "cat": "flow", "ts": _us(f.t_src),
-                 "pid": pid, "tid": tid}))
-        key(f.t_src * 4 + 3)
+        flows.append((f.t_src * 4 + 3, piece(enc(
+            {"ph": "s", "id": f.id, "name": f.name, "cat": "flow", "ts": _us(f.t_src),
+             "pid": pid, "tid": tid}))))
         pid, tid = ids[f.dst]
-        add(enc({"ph": "f", "bp": "e", "id": f.id, "name": f.name, "cat": "flow",
-                 "ts": _us(f.t_dst), "pid": pid, "tid": tid}))
-        key(f.t_dst * 4 + 3)
-    order = np.argsort(np.asarray(keys, dtype=np.int64), kind="stable")
-    return [enc(m) for m in meta], texts, order
+        flows.append((f.t_dst * 4 + 3, piece(enc(
+            {"ph": "f", "bp": "e", "id": f.id, "name": f.name, "cat": "flow",
+             "ts": _us(f.t_dst), "pid": pid, "tid": tid}))))
+    # counter samples: heads by series, values by type and value
+    samples = rec.raw_counters()
+    n_c = len(samples)
+    R_c = np.zeros((n_c, cj.NR), np.int64)
+    if n_c:
+        cpaths, cnames, cts, cvals = zip(*samples, strict=True)
+        series: dict[tuple[str, str], int] = {}
+        chead0: list[int] = []
+        chead1: list[int] = []
+        for path, cname in set(zip(cpaths, cnames, strict=True)):
+            short, pid = _counter_name(path, cname, pids)
+            series[(path, cname)] = len(chead0)
+            chead0.append(piece(f'{{"ph":"C","name":{q(short)},"ts":'))
+            chead1.append(piece(f',"pid":{pid},"tid":0,"args":{{"value":'))
+        c = np.fromiter(map(series.__getitem__, zip(cpaths, cnames, strict=True)), np.int64, n_c)
+        vkeys = list(zip(map(type, cvals), cvals, strict=True))
+        texts: dict[tuple[type, Any], int] = {}
+        for kind, value in set(vkeys):
+            texts[(kind, value)] = piece(
+                fl(value) if kind is float and math.isfinite(value)
+                else int.__repr__(value) if kind is int else enc(value))
+        vals = np.fromiter(map(texts.__getitem__, vkeys), np.int64, n_c)
+        _minus_zero(cvals, vals, piece)
+        ct = np.asarray(cts, np.int64)
+        R_c[:, cj.R_KIND] = cj.COUNTER
+        R_c[:, cj.R_HEAD] = np.asarray(chead0, np.int64)[c]
+        R_c[:, cj.R_TS] = _times(ct, piece)
+        R_c[:, cj.R_TAIL] = np.asarray(chead1, np.int64)[c]
+        R_c[:, cj.R_APIECE] = vals
+        c_keys = ct * 4
+    else:
+        c_keys = np.zeros(0, np.int64)
+    R_o = np.zeros((len(others) + len(flows), cj.NR), np.int64)
+    R_o[:, cj.R_KIND] = cj.OTHER
+    R_o[:, cj.R_HEAD] = [i for _, i in others + flows]
+    # record order as to_events lists them: slices, instants, counters, flows
+    R = np.concatenate((R_iv, R_o[:len(others)], R_c, R_o[len(others):]))
+    keys = np.concatenate((iv_keys, np.asarray([k for k, _ in others], np.int64), c_keys,
+                           np.asarray([k for k, _ in flows], np.int64)))
+    order = np.argsort(keys, kind="stable")
+    return [enc(m) for m in meta], pieces, R, order
+
+
+def _objs(dicts: list[dict[str, Any]], obj: Callable[[dict[str, Any]], str],
+          q: Callable[[str], str]) -> list[str]:
+    """The JSON texts of ``dicts``: those of one set of keys a column of values at a time
+    (strings or integers, formatted once per distinct string), the rest through ``obj``."""
+    out: list[str] = [""] * len(dicts)
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, d in enumerate(dicts):
+        groups.setdefault(tuple(d), []).append(i)
+    for keys, idx in groups.items():
+        cols: list[list[str]] | None = []
+        for col in zip(*[dicts[i].values() for i in idx], strict=True):
+            kinds = set(map(type, col))
+            if kinds == {str}:
+                texts = {v: q(v) for v in set(col)}
+                cols.append(list(map(texts.__getitem__, col)))  # type: ignore[union-attr]
+            elif kinds == {int}:
+                cols.append(list(map(int.__repr__, col)))  # type: ignore[union-attr]
+            else:
+                cols = None
+                break
+        if cols is None:
+            for i in idx:
+                out[i] = obj(dicts[i])
+            continue
+        tmpl = "{" + ",".join(q(k).replace("%", "%%") + ":%s" for k in keys) + "}"
+        for i, text in zip(idx, map(tmpl.__mod__, zip(*cols, strict=True)), strict=True):
+            out[i] = text
+    return out
+
+
+def _times(ps: np.ndarray, piece: Callable[[str], int]) -> np.ndarray:
+    """``ps`` for the compiled writer: as they are, or -1 - the piece of their text where
+    the writer's decimal form is not :func:`_us_text`'s (below 100 ps, from 1e14 ps)."""
+    odd = np.flatnonzero(((ps > 0) & (ps < 100)) | (ps >= 10**14) | (ps < 0))
+    if len(odd):
+        ps = ps.copy()
+        for i in odd.tolist():
+            ps[i] = -1 - piece(_us_text(int(ps[i])))
+    return ps
+
+
+def _minus_zero(values: tuple[Any, ...], vals: np.ndarray, piece: Callable[[str], int]
+                ) -> None:
+    """Give samples of -0.0 (equal to 0.0 as a key) their own text."""
+    try:
+        arr = np.asarray(values, np.float64)
+    except (OverflowError, TypeError, ValueError):  # huge integers, other objects
+        zeros = [i for i, v in enumerate(values) if type(v) is float and v == 0.0]
+    else:
+        zeros = np.flatnonzero((arr == 0.0) & np.signbit(arr)).tolist()
+    for i in zeros:
+        if type(values[i]) is float and math.copysign(1.0, values[i]) < 0:
+            vals[i] = piece("-0.0")
 
 
 def write(rec: Recorder, path: str | os.PathLike[str]) -> Path:
@@ -235,15 +356,15 @@ def write(rec: Recorder, path: str | os.PathLike[str]) -> Path:
     record and streamed into the file in blocks, never built as one object."""
     target = Path(path)
     with gc_paused(), atomic_open(target, "wb") as fh:
-        meta, texts, order = _texts(rec)
+        meta, pieces, R, order = _rows(rec)
         other = _ENC.encode({"generator": "desim", **rec.meta})
         if target.suffix == ".gz":
             # mtime=0 keeps the file byte-identical across runs
             with gzip.GzipFile(fileobj=fh, mode="wb", mtime=0, filename="",
                                compresslevel=GZIP_LEVEL) as gz:
-                _write_doc(gz, meta, texts, order, other)
+                _write_doc(gz, meta, pieces, R, order, other)
         else:
-            _write_doc(fh, meta, texts, order, other)
+            _write_doc(fh, meta, pieces, R, order, other)
     return target
 
 
@@ -253,14 +374,25 @@ GZIP_LEVEL = 1
 _BLOCK = 65536  # events encoded into one write
 
 
-def _write_doc(fh: Any, meta: list[str], texts: list[str], order: np.ndarray,
-               other: str) -> None:
+def _write_doc(fh: Any, meta: list[str], pieces: list[str], R: np.ndarray,
+               order: np.ndarray, other: str) -> None:
+    from desim.trace import chrome_jit as cj
+
     fh.write(b'{"traceEvents":[')
     fh.write(",".join(meta).encode())
-    idx = order.tolist()
-    for lo in range(0, len(idx), _BLOCK):
-        part = ",".join([texts[i] for i in idx[lo:lo + _BLOCK]])
-        fh.write(((',' if meta or lo else '') + part).encode())
+    pool = [p.encode() for p in pieces]
+    pl = np.fromiter(map(len, pool), np.int64, len(pool))
+    po = np.zeros(len(pool), np.int64)
+    np.cumsum(pl[:-1], out=po[1:])
+    P = np.frombuffer(b"".join(pool), np.uint8)
+    for lo in range(0, len(order), _BLOCK):
+        hi = min(lo + _BLOCK, len(order))
+        rows = R[order[lo:hi]]
+        size = int((pl[rows[:, cj.R_HEAD]] + pl[rows[:, cj.R_TAIL]]
+                    + pl[rows[:, cj.R_APIECE]]).sum()) + 90 * (hi - lo)  # + numbers, marks
+        out = np.empty(size, np.uint8)
+        n = cj.format_block(P, po, pl, R, order, lo, hi, out)
+        fh.write(out[0 if meta or lo else 1:n].tobytes())
     fh.write(f'],"displayTimeUnit":"ns","otherData":{other}}}'.encode())
 
 

@@ -1,7 +1,8 @@
 """numba is loaded only by the jitted operators, the compiled DRAM engine (built at a
 DRAM controller's first access), the compiled replay of transfers booked together (at
-the first such group) and the DMA burst runs (at a channel's first DRAM copy), so
-timing-only runs start without it."""
+the first such group), the DMA burst runs (at a channel's first DRAM copy) and the trace
+writer's formatting loop (at the first trace written), so timing-only runs start without
+it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 
 SKIPPED = ("desim.functional.kernels.int8", "desim.functional.kernels.jit", "desim.hw.dram.jit",
            "desim.hw.dram.fast", "desim.hw.sharing_jit", "desim.hw.burst_run",
-           "desim.hw.burst_run_jit", "desim.__main__")
+           "desim.hw.burst_run_jit", "desim.trace.chrome_jit", "desim.__main__")
 
 PROBE = f"""
 import importlib, pkgutil, sys
