@@ -113,13 +113,17 @@ class BurstRun:
         K[jit.K_F], K[jit.K_QA], K[jit.K_QB] = f, PS_PER_S // f, PS_PER_S % f
         K[jit.K_TIMER0] = self.timer0 is not None
         K[jit.K_TRACE] = self.tracer is not None
-        txn, base = dram._txn, dram.base
-        B = np.empty((len(self.rows), jit.NBF), np.int64)
-        for i, (src, dst, n) in enumerate(self.rows):
-            offset = (dst if self.write else src) - base
-            first = offset // txn * txn
-            B[i] = (first, ((offset + n - 1) // txn * txn - first) // txn + 1, n,
-                    links[0].dur(n), links[1].dur(n))
+        txn = dram._txn
+        rows = np.asarray(self.rows, np.int64)
+        offset = rows[:, 1 if self.write else 0] - dram.base
+        n = rows[:, 2]
+        sizes, which = np.unique(n, return_inverse=True)  # (bursts come in a few sizes)
+        B = np.empty((len(rows), jit.NBF), np.int64)
+        B[:, jit.B_FIRST] = offset // txn * txn
+        B[:, jit.B_COUNT] = ((offset + n - 1) // txn * txn - B[:, jit.B_FIRST]) // txn + 1
+        B[:, jit.B_BYTES] = n
+        for k, link in enumerate(links):
+            B[:, jit.B_D0 + k] = np.asarray([link.dur(int(b)) for b in sizes], np.int64)[which]
         return K, B
 
     # -- forming -------------------------------------------------------------------------
@@ -134,30 +138,32 @@ class BurstRun:
         dram, sram = ((job.dst.target, job.src.target) if _writes(job)
                       else (job.src.target, job.dst.target))
         engine = dram.engine
-        if (dram._log is not None or not hasattr(engine, "_tags")
-                or len(engine._tags) != len(slots)):
+        tags = getattr(engine, "_tags", None)  # (the compiled engine's)
+        if tags is None or len(tags) != len(slots) or sram.port.active or dram._log is not None:
             return None
         hop = dma.ic.route(job.src.node, job.dst.node)
         if len(hop.links) != 1:
+            ch.runs = False  # (the same for the rest of the job)
             return None
         links = (hop.links[0], sram.port)
         if links[0] is links[1] or any(
                 link.active or link.bulk is not None or link.burst_run is not None
                 or link.fixed for link in links):
             return None
-        waits = {id(ev) for ev in engine._tags.values()}
+        waits = {id(ev) for ev in tags.values()}
         if any(s.job is not job or id(s.access) not in waits for s in slots):
             return None
         bursts = list(ch.bursts)
+        ch.bursts = iter(bursts)
         if len(bursts) < 2 * len(slots) or max(b[2] for b in bursts) > min(
                 hop.chunk_bytes, sram._route.chunk_bytes):
-            ch.bursts = iter(bursts)
+            ch.runs = False  # too few bursts left, or too large: for the rest of the job
             return None
         run = cls(dma, ch, slots, bursts)
         end = run._replay(engine, jit.NO_LIMIT)
         if end is None:  # no moment to hand back at before the job's end
             dram.engine = run.snapshot
-            ch.bursts = iter(bursts)
+            ch.runs = False
             return None
         run.end = end
         run._hold()
