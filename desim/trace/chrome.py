@@ -385,12 +385,14 @@ def _write_doc(fh: Any, meta: list[str], pieces: list[str], R: np.ndarray,
     po = np.zeros(len(pool), np.int64)
     np.cumsum(pl[:-1], out=po[1:])
     P = np.frombuffer(b"".join(pool), np.uint8)
+    # each record's most bytes: its pieces, three numbers and the marks between them
+    most = pl[R[:, cj.R_HEAD]] + pl[R[:, cj.R_TAIL]] + pl[R[:, cj.R_APIECE]] + 90
+    out = np.empty(0, np.uint8)  # one buffer for every block (fresh pages cost time)
     for lo in range(0, len(order), _BLOCK):
         hi = min(lo + _BLOCK, len(order))
-        rows = R[order[lo:hi]]
-        size = int((pl[rows[:, cj.R_HEAD]] + pl[rows[:, cj.R_TAIL]]
-                    + pl[rows[:, cj.R_APIECE]]).sum()) + 90 * (hi - lo)  # + numbers, marks
-        out = np.empty(size, np.uint8)
+        size = int(most[order[lo:hi]].sum())
+        if size > len(out):
+            out = np.empty(size, np.uint8)
         n = cj.format_block(P, po, pl, R, order, lo, hi, out)
         fh.write(out[0 if meta or lo else 1:n].tobytes())
     fh.write(f'],"displayTimeUnit":"ns","otherData":{other}}}'.encode())
