@@ -12,6 +12,8 @@ outcome.
 
 from __future__ import annotations
 
+import contextlib
+
 import networkx as nx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -70,15 +72,19 @@ def _run(copies, others, reference: bool, ddr: bool = False, until: int | None =
         sim.process(copy(i, *args), f"c{i}")
     for i, args in enumerate(others):
         sim.process(other(i, *args), f"a{i}")
-    if reference:
-        with burst_by_burst():
+    stopped = None
+    with burst_by_burst() if reference else contextlib.nullcontext():
+        if until is None or until > 0:
             stats = sim.run(until)
-    else:
-        stats = sim.run(until)
+        else:  # stop at -until, read, go on to the end
+            stats = sim.run(-until)
+            stopped = (dict(l2.counters), l2.port.bytes, dict(dram.counters),
+                       dram.energy_breakdown())  # (the last reads the DRAM's state)
+            stats = sim.run()
     link = dma.ic.route("dram", "l2").links[0], dma.ic.route("l2", "dram").links[0]
     state = (ends, dict(dram.counters), dram.energy_breakdown(), dram.busy_ps,
              dict(l2.counters), l2.energy_pj, l2.busy_ps, dict(dma.ic.counters),
-             [(ln.bytes, ln.busy_ps, ln.free_at) for ln in (*link, l2.port)])
+             [(ln.bytes, ln.busy_ps, ln.free_at) for ln in (*link, l2.port)], stopped)
     if traced:
         rec = sim.tracer
         state += (sorted((*iv[:6], sorted(iv.args.items())) for iv in rec.intervals),
@@ -125,8 +131,9 @@ def test_a_competing_access_cuts_a_run_back_at_its_moment():
 
 def test_a_run_stopped_midway_reads_as_burst_by_burst_at_that_moment():
     """``Sim.run(until)`` in the middle of a run brings it back to that moment: the
-    counters read then are burst by burst's."""
-    copies = [(False, 64, 0, 0), (True, 32, 0, 1)]
-    for until in (37_000_123, 150_000_000):
+    counters read then are burst by burst's, and the copies go on from there to the
+    same end (a negative ``until``: stop there, read, run to the end)."""
+    copies = [(False, 64, 0, 0), (True, 32, 400_000, 1)]  # one after the other (ns)
+    for until in (37_000_123, 150_000_000, -37_000_123, -450_000_001):
         assert _run(copies, [], False, until=until)[0] == _run(copies, [], True,
                                                                until=until)[0]
