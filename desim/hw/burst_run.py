@@ -342,25 +342,28 @@ class BurstRun:
                 {"master": master, "addr": src if self.write else dst})
 
     def _trace(self, log: list[list[int]]) -> None:
-        """Record the run's steps in the trace, as burst by burst records them."""
-        tracer, dram, rows = self.tracer, self.dram, self.rows
+        """Record the run's steps in the trace, as burst by burst records them (the
+        crossings' arguments, equal for every burst, in one object)."""
+        tracer, dram, rows, links = self.tracer, self.dram, self.rows, self.links
         assert tracer is not None
         op = "write" if self.write else "read"
+        master, write, path = self.ch.master, self.write, dram.path
+        cross = self._label(0, 0, 0)
+        port = "read" if write else "write"
         for kind, t, end, a, b in log:
             if kind == jit.T_DEPTH:
-                tracer.counter(dram.path, "queue_depth", t, end)
+                tracer.counter(path, "queue_depth", t, end)
             elif kind == jit.T_BUS:
                 src, dst, n = rows[a]
-                tracer.interval(dram.path, "bus", op, "dram", t, end,
-                                {"master": self.ch.master,
-                                 "addr": dst if self.write else src, "bytes": n})
+                tracer.interval(path, "bus", op, "dram", t, end,
+                                {"master": master, "addr": dst if write else src, "bytes": n})
             elif kind == jit.T_BOOK:
-                link = self.links[a]
                 src, dst, n = rows[b]
-                name, args = self._label(a, src, dst)
-                book_account(link, name, args, t, end, n, end - t, tracer)
+                name, args = cross if a == 0 else (
+                    port, {"master": master, "addr": src if write else dst})
+                book_account(links[a], name, args, t, end, n, end - t, tracer)
             else:
-                link = self.links[a]
+                link = links[a]
                 if link.zero_at is not None:
                     tracer.counter(link.counter_path, "bandwidth", link.zero_at, 0.0)
                     link.zero_at = None
