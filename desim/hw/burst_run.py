@@ -190,7 +190,7 @@ class BurstRun:
     def _replay(self, engine: FastDramEngine, limit: int) -> _State | None:
         """Replay the run's steps from its start on ``engine``: those before ``limit``;
         with NO_LIMIT, until every burst is offered and the next step is 2 ps away or
-        more. None: the job would end first."""
+        more. None: the job would end first (or the run outgrew its arrays: no run)."""
         W, nb = len(self.slots), len(self.rows)
         r = _State(*self.start, W, nb, self.tracer is not None)
         V = r.V
@@ -222,7 +222,7 @@ class BurstRun:
                 cycle = engine._looked(int(V[jit.V_CODE]), INF)
             V[jit.V_ARG] = -1 if cycle is None else cycle
         engine.next_sid = int(V[jit.V_SID])
-        return None if outcome == jit.JOB_ENDS else r
+        return None if outcome in (jit.JOB_ENDS, jit.FULL) else r  # (FULL: no run)
 
     # -- handing back ----------------------------------------------------------------------
 

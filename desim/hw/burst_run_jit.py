@@ -35,7 +35,7 @@ from desim.hw.dram import jit as dram
 (V_NOW, V_SEQ, V_GEN, V_DUE, V_ACTIVE, V_SINCE, V_DRAM_BUSY, V_FREE0, V_FREE1, V_NB0, V_NB1,
  V_BUSY0, V_BUSY1, V_NEXT, V_LEFT, V_MOVED, V_ACCESSES, V_TXNS, V_CROSSED, V_CBYTES, V_NWR,
  V_HEAP, V_SID, V_SWAPPED, V_HEAD0, V_HEAD1, V_LEN0, V_LEN1, V_END0, V_END1, V_NIDLE, V_PY,
- V_CODE, V_ARG, V_SLOT, V_TIMER0_FIRED, V_NTL, NV) = range(38)
+ V_CODE, V_ARG, V_SLOT, V_TIMER0_FIRED, V_NTL, V_FULL, NV) = range(39)
 # -- K: constants ----------------------------------------------------------------------------
 K_W, K_NB, K_TXN, K_WRITE, K_LAT0, K_LAT1, K_F, K_QA, K_QB, K_TIMER0, K_TRACE, NK = range(12)
 # -- B: per burst ----------------------------------------------------------------------------
@@ -51,16 +51,18 @@ TIMER, DONE, END, ARRIVE = range(4)
 #: a booking (start, end, link, burst), a link left with nothing on it (t, -, link)
 T_DEPTH, T_BUS, T_BOOK, T_LEAVE = range(4)
 #: replay() outcomes: stopped at the limit; a hand-back moment found; the job would end
-#: first; Python must finish an offer or a completion (see V_PY)
-AT_LIMIT, HAND_BACK, JOB_ENDS, PYTHON = range(4)
+#: first; Python must finish an offer or a completion (see V_PY); the heap or the trace
+#: log ran out of room (no run then)
+AT_LIMIT, HAND_BACK, JOB_ENDS, PYTHON, FULL = range(5)
 #: V_PY: what Python finishes: nothing, the look ahead of an offer or a completion
 #: (``V_CODE``: the engine's outcome), or the whole offer of slot ``V_SLOT`` (its burst,
 #: counted and given its stream id, not yet added to the engine)
 PY_NONE, PY_LOOKED, PY_OFFER = range(3)
 #: ``limit`` of a replay that looks for its hand-back moment
 NO_LIMIT = (1 << 63) - 1
-#: a step's outcome when it asked nothing of the DRAM engine (below its codes)
-NO_PLAN = -100
+#: a step's outcome when it asked nothing of the DRAM engine, or when it takes a burst
+#: to the DRAM (slot in V_SLOT); both below the engine's codes
+NO_PLAN, OFFER = -100, -101
 
 
 @njit(cache=True)
@@ -83,10 +85,26 @@ def edge_index(K, t):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
+def _row(H, dst, src):  # type: ignore[no-untyped-def]
+    """Copy row ``src`` of ``H`` to row ``dst`` (element by element: a slice assignment
+    compiles a shape check that costs seconds)."""
+    for k in range(5):
+        H[dst, k] = H[src, k]
+
+
+@njit(cache=True)
+def _copy(dst, src):  # type: ignore[no-untyped-def]
+    """``dst[:] = src`` for 1-D arrays of one length, element by element."""
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
+@njit(cache=True)
 def _push(H, V, t, kind, a, b):  # type: ignore[no-untyped-def]
     i = V[V_HEAP]
-    if i == H.shape[0]:
-        raise RuntimeError("burst run: more pending steps than its heap holds")
+    if i + 1 >= H.shape[0]:  # (the last row is _pop's; no exception: it compiles slowly)
+        V[V_FULL] = 1
+        return
     V[V_HEAP] = i + 1
     seq = V[V_SEQ]
     V[V_SEQ] = seq + 1
@@ -94,18 +112,20 @@ def _push(H, V, t, kind, a, b):  # type: ignore[no-untyped-def]
         p = (i - 1) >> 1
         if H[p, 0] < t or (H[p, 0] == t and H[p, 1] < seq):
             break
-        H[i, :] = H[p, :]
+        _row(H, i, p)
         i = p
     H[i, 0], H[i, 1], H[i, 2], H[i, 3], H[i, 4] = t, seq, kind, a, b
 
 
 @njit(cache=True)
 def _pop(H, V):  # type: ignore[no-untyped-def]
-    """Remove the first step; it is left in row ``V[V_HEAP]`` (past the heap's end)."""
+    """Remove the first step; it is left in row ``V[V_HEAP]`` (past the heap's end; the
+    heap's last row is kept free as scratch)."""
     n = V[V_HEAP] - 1
     V[V_HEAP] = n
-    top = H[0, :].copy()
-    last = H[n, :].copy()
+    spare = H.shape[0] - 1
+    _row(H, spare, 0)  # the top, set aside
+    t, seq = H[n, 0], H[n, 1]  # the last step, sifted down from the top
     i = 0
     while True:
         c = 2 * i + 1
@@ -114,12 +134,12 @@ def _pop(H, V):  # type: ignore[no-untyped-def]
         if c + 1 < n and (H[c + 1, 0] < H[c, 0]
                           or (H[c + 1, 0] == H[c, 0] and H[c + 1, 1] < H[c, 1])):
             c += 1
-        if last[0] < H[c, 0] or (last[0] == H[c, 0] and last[1] < H[c, 1]):
+        if t < H[c, 0] or (t == H[c, 0] and seq < H[c, 1]):
             break
-        H[i, :] = H[c, :]
+        _row(H, i, c)
         i = c
-    H[i, :] = last
-    H[n, :] = top
+    _row(H, i, n)
+    _row(H, n, spare)
 
 
 @njit(cache=True)
@@ -129,7 +149,8 @@ def _log(K, V, TL, kind, t, end, a, b):  # type: ignore[no-untyped-def]
         return
     i = V[V_NTL]
     if i == TL.shape[0]:
-        raise RuntimeError("burst run: more trace records than its log holds")
+        V[V_FULL] = 1
+        return
     TL[i, 0], TL[i, 1], TL[i, 2], TL[i, 3], TL[i, 4] = kind, t, end, a, b
     V[V_NTL] = i + 1
 
@@ -151,7 +172,12 @@ def _plan(K, V, H, cycle):  # type: ignore[no-untyped-def]
         _push(H, V, edge_ps(K, cycle), TIMER, V[V_GEN], 0)
 
 
-@njit(cache=True)
+#: the arrays every step takes: C-contiguous int64 (signatures given where a link number
+#: passed as a constant would otherwise compile a function once per link)
+_A1, _A2 = "int64[::1]", "int64[:, ::1]"
+
+
+@njit(f"void({_A1}, {_A2}, {_A1}, {_A2}, {_A2}, int64, int64, int64, int64)", cache=True)
 def _book(K, B, V, H, TL, k, j, item, now):  # type: ignore[no-untyped-def]
     """Book slot ``j``'s burst ``item`` on link ``k`` (0: crossing, 1: port) from ``now``."""
     start = V[V_FREE0 + k]
@@ -167,7 +193,8 @@ def _book(K, B, V, H, TL, k, j, item, now):  # type: ignore[no-untyped-def]
     _push(H, V, end, END, k, j)
 
 
-@njit(cache=True)
+@njit(f"void({_A1}, {_A2}, {_A1}, {_A2}, {_A2}, {_A2}, {_A2}, int64, int64, int64)",
+      cache=True)
 def _launch(K, B, V, H, SL, F, TL, k, j, now):  # type: ignore[no-untyped-def]
     """Slot ``j`` starts its transfer on link ``k``: booked now, or behind the slot ahead."""
     W = K[K_W]
@@ -179,31 +206,22 @@ def _launch(K, B, V, H, SL, F, TL, k, j, now):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _offer(S, A, R, K, B, V, SL, TL, j, now):  # type: ignore[no-untyped-def]
-    """Slot ``j`` offers its burst to the DRAM engine now (a read or a write, as the run
-    goes). Returns the engine's outcome (a cycle, or a code Python must finish)."""
+def _to_dram(B, V, SL, j, now):  # type: ignore[no-untyped-def]
+    """Slot ``j`` takes its burst to the DRAM now (a read or a write, as the run goes):
+    count the access; :func:`replay` offers it (the one caller of the engine, so that
+    only it is compiled with the engine's code). Returns OFFER."""
     item = SL[j, SL_ITEM]
     SL[j, SL_PHASE] = AT_DRAM
     V[V_MOVED] += B[item, B_BYTES]
     if not V[V_ACTIVE]:
         V[V_SINCE] = now
     V[V_ACTIVE] += 1
-    count = B[item, B_COUNT]
     V[V_ACCESSES] += 1
-    V[V_TXNS] += count
-    sid = V[V_SID]
-    SL[j, SL_SID] = sid
+    V[V_TXNS] += B[item, B_COUNT]
+    SL[j, SL_SID] = V[V_SID]
     SL[j, SL_START] = now
-    code = dram.NOT_OFFERED
-    if A.shape[0] == S.shape[0]:  # else the state grew: Python makes a new scratch
-        code = dram.offer(S, A, R, edge_index(K, now), sid, count, B[item, B_FIRST],
-                          K[K_TXN], K[K_WRITE])
-    if code == dram.NOT_OFFERED:  # (Python logs the depth once it has offered)
-        V[V_PY], V[V_SLOT] = PY_OFFER, j
-        return code
-    V[V_SID] = sid + 1
-    _log(K, V, TL, T_DEPTH, now, depth(S), 0, 0)
-    return code
+    V[V_SLOT] = j
+    return OFFER
 
 
 @njit(cache=True)
@@ -225,9 +243,9 @@ def _cross(K, B, V, H, SL, F, TL, j, now):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _finished(S, A, R, K, B, V, H, SL, F, IDLE, WR, TL, j, now):  # type: ignore[no-untyped-def]
+def _finished(K, B, V, H, SL, F, IDLE, WR, TL, j, now):  # type: ignore[no-untyped-def]
     """Slot ``j``'s burst is done: it takes the channel's next one (read from the DRAM,
-    or from the SRAM's port), or rests. Returns an offer's engine outcome, or NO_PLAN."""
+    or from the SRAM's port), or rests. Returns OFFER (the DRAM's turn) or NO_PLAN."""
     V[V_LEFT] -= 1
     if V[V_NEXT] < K[K_NB] and V[V_LEFT]:
         SL[j, SL_ITEM] = V[V_NEXT]
@@ -235,7 +253,7 @@ def _finished(S, A, R, K, B, V, H, SL, F, IDLE, WR, TL, j, now):  # type: ignore
         if K[K_WRITE]:
             _on_port(K, B, V, H, SL, F, WR, TL, j, now)
             return NO_PLAN
-        return _offer(S, A, R, K, B, V, SL, TL, j, now)
+        return _to_dram(B, V, SL, j, now)
     SL[j, SL_PHASE] = RESTING
     IDLE[V[V_NIDLE]] = j
     V[V_NIDLE] += 1
@@ -256,18 +274,18 @@ def _looked(V, code):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _arrive(S, A, R, K, B, V, H, SL, F, IDLE, WR, TL, k, j, now):  # type: ignore[no-untyped-def]
+def _arrive(K, B, V, H, SL, F, IDLE, WR, TL, k, j, now):  # type: ignore[no-untyped-def]
     """Slot ``j``'s burst arrives across link ``k`` (0: the interconnect, 1: the port)
-    and goes on to its next stage. Returns an offer's engine outcome, or NO_PLAN."""
+    and goes on to its next stage. Returns OFFER (the DRAM's turn) or NO_PLAN."""
     if K[K_WRITE]:
         if k == 1:
             _cross(K, B, V, H, SL, F, TL, j, now)
             return NO_PLAN
-        return _offer(S, A, R, K, B, V, SL, TL, j, now)
+        return _to_dram(B, V, SL, j, now)
     if k == 0:
         _on_port(K, B, V, H, SL, F, WR, TL, j, now)
         return NO_PLAN
-    return _finished(S, A, R, K, B, V, H, SL, F, IDLE, WR, TL, j, now)
+    return _finished(K, B, V, H, SL, F, IDLE, WR, TL, j, now)
 
 
 @njit(cache=True)
@@ -275,7 +293,7 @@ def _keep(X, C):  # type: ignore[no-untyped-def]
     """``X`` copied into ``C`` (a new array when their sizes differ)."""
     if C.shape[0] != X.shape[0]:
         return X.copy()
-    C[:] = X
+    _copy(C, X)
     return C
 
 
@@ -300,10 +318,10 @@ def replay(S, A, R, out, K, B, V, H, SL, F, IDLE, WR, TL, limit,  # type: ignore
             return AT_LIMIT, S, A
         if limit == NO_LIMIT and V[V_NEXT] == nb and t >= V[V_NOW] + 2:
             V[V_NOW] += 1  # a moment to hand back at: keep it, go on to a later one
-            CV[:] = V
-            CH[:] = H
-            CSL[:] = SL
-            CF[:] = F
+            _copy(CV, V)
+            _copy(CH.ravel(), H.ravel())
+            _copy(CSL.ravel(), SL.ravel())
+            _copy(CF.ravel(), F.ravel())
             V[V_NOW] -= 1
             kept, engine_kept = True, False
         _pop(H, V)
@@ -336,7 +354,7 @@ def replay(S, A, R, out, K, B, V, H, SL, F, IDLE, WR, TL, limit,  # type: ignore
             if not V[V_ACTIVE]:
                 V[V_DRAM_BUSY] += t - V[V_SINCE]
             if K[K_WRITE]:
-                code = _finished(S, A, R, K, B, V, H, SL, F, IDLE, WR, TL, a, t)
+                code = _finished(K, B, V, H, SL, F, IDLE, WR, TL, a, t)
             else:
                 _cross(K, B, V, H, SL, F, TL, a, t)
         elif kind == END:
@@ -351,18 +369,32 @@ def replay(S, A, R, out, K, B, V, H, SL, F, IDLE, WR, TL, limit,  # type: ignore
             if K[K_LAT0 + a]:
                 _push(H, V, t + K[K_LAT0 + a], ARRIVE, a, b)
             else:
-                code = _arrive(S, A, R, K, B, V, H, SL, F, IDLE, WR, TL, a, b, t)
+                code = _arrive(K, B, V, H, SL, F, IDLE, WR, TL, a, b, t)
         else:
-            code = _arrive(S, A, R, K, B, V, H, SL, F, IDLE, WR, TL, a, b, t)
+            code = _arrive(K, B, V, H, SL, F, IDLE, WR, TL, a, b, t)
+        if code == OFFER:  # the slot's burst to the DRAM engine (here: see _to_dram)
+            j = V[V_SLOT]
+            item, sid = SL[j, SL_ITEM], SL[j, SL_SID]
+            code = dram.NOT_OFFERED
+            if A.shape[0] == S.shape[0]:  # else the state grew: Python makes a new scratch
+                code = dram.offer(S, A, R, edge_index(K, t), sid, B[item, B_COUNT],
+                                  B[item, B_FIRST], K[K_TXN], K[K_WRITE])
+            if code == dram.NOT_OFFERED:  # (Python logs the depth once it has offered)
+                V[V_PY] = PY_OFFER
+            else:
+                V[V_SID] = sid + 1
+                _log(K, V, TL, T_DEPTH, t, depth(S), 0, 0)
         cycle = NO_PLAN
         if code != NO_PLAN:
             cycle = _looked(V, code)
+        if V[V_FULL]:
+            return FULL, S, A
         if V[V_LEFT] == 0 or cycle == -2:
             if kept:  # hand back at the last moment kept, before the job's end or Python
-                V[:] = CV
-                H[:] = CH
-                SL[:] = CSL
-                F[:] = CF
+                _copy(V, CV)
+                _copy(H.ravel(), CH.ravel())
+                _copy(SL.ravel(), CSL.ravel())
+                _copy(F.ravel(), CF.ravel())
                 if engine_kept:
                     return HAND_BACK, CS, CA
                 return HAND_BACK, S, A

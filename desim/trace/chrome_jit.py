@@ -27,7 +27,8 @@ FIRST_PIECES = (',"dur":', ',"args":', '"bytes":', "{")
 @njit(cache=True, boundscheck=False)
 def _put(out, n, P, po, pl, piece):  # type: ignore[no-untyped-def]
     start, length = po[piece], pl[piece]
-    out[n:n + length] = P[start:start + length]
+    for i in range(length):  # (a slice assignment compiles a slow shape check)
+        out[n + i] = P[start + i]
     return n + length
 
 
