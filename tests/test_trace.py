@@ -150,3 +150,21 @@ def test_vcd_parses_back_with_busy_edges_and_counters(rec, tmp_path):
     assert dma[-2:] == [(0, "1"), (1_500_000, "0")]
     occ = [(t, v) for t, name, v in changes if name == "soc.l1:occupancy"]
     assert occ[-1] == (1_000, 4096.0)
+
+
+def test_records_added_together_keep_their_order_and_the_cap():
+    """``Recorder.add`` appends intervals and samples as the one-by-one calls would, and
+    once the cap has stopped recording it only counts them."""
+    one, many = Recorder(cap=4), Recorder(cap=4)
+    ivs = [("soc.l2", "port", "write", "mem", 0, 5, {"addr": 1}, 8),
+           ("soc.dram", "bus", "read", "dram", 1, 9, {"bytes": 8})]
+    samples = [("soc.l2.port", "bandwidth", 0, 1.5), ("soc.dram", "queue_depth", 1, 2)]
+    one.moved(*ivs[0])
+    one.interval(*ivs[1])
+    for s in samples:
+        one.counter(*s)
+    many.add(ivs, samples)
+    assert many.intervals == one.intervals and many.counters == one.counters
+    assert many.check_cap()
+    many.add(ivs, samples[:1])
+    assert many.dropped == 3 and len(many.intervals) == 2

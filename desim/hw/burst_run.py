@@ -34,7 +34,7 @@ import simpy
 
 from desim.hw import burst_run_jit as jit
 from desim.hw.dram.jit import INF
-from desim.hw.interconnect import Link, adopt, book_account, succeed_at
+from desim.hw.interconnect import Link, adopt, succeed_at
 from desim.kernel.clock import PS_PER_S
 
 if TYPE_CHECKING:
@@ -342,32 +342,59 @@ class BurstRun:
                 {"master": master, "addr": src if self.write else dst})
 
     def _trace(self, log: list[list[int]]) -> None:
-        """Record the run's steps in the trace, as burst by burst records them (the
-        crossings' arguments, equal for every burst, in one object)."""
+        """Record the run's steps in the trace, as burst by burst records them (booking by
+        booking as :func:`~desim.hw.interconnect.book_account` does, with the bandwidth
+        samples of each link), handed to the recorder together."""
         tracer, dram, rows, links = self.tracer, self.dram, self.rows, self.links
         assert tracer is not None
         op = "write" if self.write else "read"
         master, write, path = self.ch.master, self.write, dram.path
         cross = self._label(0, 0, 0)
         port = "read" if write else "write"
+        intervals: list[tuple[Any, ...]] = []
+        samples: list[tuple[str, str, int, float]] = []
+        zero_at = [link.zero_at for link in links]
+        rate = [link.rate for link in links]
+        nbytes, busy = [0, 0], [0, 0]
         for kind, t, end, a, b in log:
             if kind == jit.T_DEPTH:
-                tracer.counter(path, "queue_depth", t, end)
+                samples.append((path, "queue_depth", t, end))
             elif kind == jit.T_BUS:
                 src, dst, n = rows[a]
-                tracer.interval(path, "bus", op, "dram", t, end,
-                                {"master": master, "addr": dst if write else src, "bytes": n})
+                intervals.append((path, "bus", op, "dram", t, end, {
+                    "master": master, "addr": dst if write else src, "bytes": n}))
             elif kind == jit.T_BOOK:
                 src, dst, n = rows[b]
+                link = links[a]
+                nbytes[a] += n
+                busy[a] += end - t
+                if not link.traced:
+                    continue
                 name, args = cross if a == 0 else (
                     port, {"master": master, "addr": src if write else dst})
-                book_account(links[a], name, args, t, end, n, end - t, tracer)
-            else:
-                link = links[a]
-                if link.zero_at is not None:
-                    tracer.counter(link.counter_path, "bandwidth", link.zero_at, 0.0)
-                    link.zero_at = None
-                    link.rate = 0.0
+                intervals.append((link.owner, link.lane, name, link.cat, t, end, args, n))
+                was = zero_at[a]
+                if was is not None and t > was:
+                    samples.append((link.counter_path, "bandwidth", was, 0.0))
+                    rate[a] = 0.0
+                r = n / link.clock.cycles(end - t)
+                if r != rate[a]:  # back-to-back bookings at one rate need no new sample
+                    samples.append((link.counter_path, "bandwidth", t, r))
+                    rate[a] = r
+                zero_at[a] = end
+            else:  # the link is left with nothing on it
+                was = zero_at[a]
+                if was is not None:
+                    samples.append((links[a].counter_path, "bandwidth", was, 0.0))
+                    zero_at[a] = None
+                    rate[a] = 0.0
+        tracer.add(intervals, samples)
+        for k, link in enumerate(links):
+            link.zero_at, link.rate = zero_at[k], rate[k]
+            link.bytes += nbytes[k]
+            link.busy_ps += busy[k]
+            if link.account is not None:
+                link.account.busy_ps += busy[k]
 
     def _after(self, k: int, j: int) -> Any:
         """What slot ``j`` does when its step ends on link ``k`` (0: the interconnect, 1:

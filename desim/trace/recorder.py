@@ -127,6 +127,17 @@ class Recorder:
              dst: tuple[str, str], t_dst: int) -> None:
         self.flows.append(Flow(flow_id, name, src, t_src, dst, t_dst))
 
+    def add(self, intervals: list[tuple[Any, ...]], samples: list[tuple[str, str, int, float]]
+            ) -> None:
+        """Record many at once: ``intervals`` as :meth:`interval` (7-tuples) or
+        :meth:`moved` (8-tuples) take them, ``samples`` as :meth:`counter` does, each in
+        order (for models that log a stretch of records and hand them over together)."""
+        if self.__dict__.get("interval") == self._drop:  # past the cap: count them only
+            self.dropped += len(intervals) + len(samples)
+            return
+        self._raw.extend(intervals)
+        self._raw_counters.extend(samples)
+
     def check_cap(self) -> bool:
         """Once ``cap`` records are kept, keep no more: later ones are only counted in
         :attr:`dropped`, so a long run's trace cannot exhaust memory (about 170 B a record).
