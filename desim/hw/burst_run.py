@@ -34,7 +34,7 @@ import simpy
 
 from desim.hw import burst_run_jit as jit
 from desim.hw.dram.jit import INF
-from desim.hw.interconnect import Link, adopt, succeed_at
+from desim.hw.interconnect import Link, adopt, bandwidth_idle, bandwidth_samples, succeed_at
 from desim.kernel.clock import PS_PER_S
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class BurstRun:
         assert job is not None
         self.dma, self.ch, self.slots = dma, ch, slots
         #: the bursts go from the SRAM to the DRAM (else from the DRAM to the SRAM)
-        self.write = _writes(job)
+        self.write = ch.runs == "dst"
         self.dram, self.sram = ((job.dst.target, job.src.target) if self.write
                                 else (job.src.target, job.dst.target))
         self.env = dma.env
@@ -135,7 +135,7 @@ class BurstRun:
         job = ch.job
         if job is None or ch.bursts is None:
             return None
-        dram, sram = ((job.dst.target, job.src.target) if _writes(job)
+        dram, sram = ((job.dst.target, job.src.target) if ch.runs == "dst"
                       else (job.src.target, job.dst.target))
         engine = dram.engine
         tags = getattr(engine, "_tags", None)  # (the compiled engine's)
@@ -143,7 +143,7 @@ class BurstRun:
             return None
         hop = dma.ic.route(job.src.node, job.dst.node)
         if len(hop.links) != 1:
-            ch.runs = False  # (the same for the rest of the job)
+            ch.runs = None  # (the same for the rest of the job)
             return None
         links = (hop.links[0], sram.port)
         if links[0] is links[1] or any(
@@ -157,13 +157,13 @@ class BurstRun:
         ch.bursts = iter(bursts)
         if len(bursts) < 2 * len(slots) or max(b[2] for b in bursts) > min(
                 hop.chunk_bytes, sram._route.chunk_bytes):
-            ch.runs = False  # too few bursts left, or too large: for the rest of the job
+            ch.runs = None  # too few bursts left, or too large: for the rest of the job
             return None
         run = cls(dma, ch, slots, bursts)
         end = run._replay(engine, jit.NO_LIMIT)
         if end is None:  # no moment to hand back at before the job's end
             dram.engine = run.snapshot
-            ch.runs = False
+            ch.runs = None
             return None
         run.end = end
         run._hold()
@@ -189,22 +189,21 @@ class BurstRun:
 
     def _replay(self, engine: FastDramEngine, limit: int) -> _State | None:
         """Replay the run's steps from its start on ``engine``: those before ``limit``;
-        with NO_LIMIT, until every burst is offered and the next step is 2 ps away or
-        more. None: the job would end first (or the run outgrew its arrays: no run)."""
+        with NO_LIMIT, up to the last moment to hand back at (see the module). None: the
+        job would end first (or the run outgrew its arrays: no run)."""
         W, nb = len(self.slots), len(self.rows)
         r = _State(*self.start, W, nb, self.tracer is not None)
         V = r.V
         V[jit.V_TIMER0_FIRED] = self.timer0 is not None and self.timer0.callbacks is None
         dram = self.dram
-        # where the last moment to hand back at is kept (a cut's replay keeps none)
+        # where the last moment to hand back at is kept (a cut's replay keeps none); the
+        # engine's arrays are made there when first needed
         kept = (r.V.copy(), r.H.copy(), r.SL.copy(), r.F.copy())
+        none = np.empty(0, np.int64)
         while True:
-            S = engine._S
-            CS, CA = ((np.empty_like(S), np.empty_like(S)) if limit == jit.NO_LIMIT
-                      else (S, S))
-            outcome, S, A = jit.replay(S, engine._scratch(), engine._R, engine._out,
+            outcome, S, A = jit.replay(engine._S, engine._scratch(), engine._R, engine._out,
                                        self.K, self.B, V, r.H, r.SL, r.F, r.IDLE, r.WR,
-                                       r.TL, limit, CS, CA, *kept)
+                                       r.TL, limit, none, none, *kept)
             engine._S, engine._ahead = S, A
             if outcome != jit.PYTHON:
                 break
@@ -342,9 +341,9 @@ class BurstRun:
                 {"master": master, "addr": src if self.write else dst})
 
     def _trace(self, log: list[list[int]]) -> None:
-        """Record the run's steps in the trace, as burst by burst records them (booking by
-        booking as :func:`~desim.hw.interconnect.book_account` does, with the bandwidth
-        samples of each link), handed to the recorder together."""
+        """Record the run's steps in the trace, as burst by burst records them (each
+        booking as :func:`~desim.hw.interconnect.book_account` does), handed to the
+        recorder together."""
         tracer, dram, rows, links = self.tracer, self.dram, self.rows, self.links
         assert tracer is not None
         op = "write" if self.write else "read"
@@ -353,8 +352,10 @@ class BurstRun:
         port = "read" if write else "write"
         intervals: list[tuple[Any, ...]] = []
         samples: list[tuple[str, str, int, float]] = []
-        zero_at = [link.zero_at for link in links]
-        rate = [link.rate for link in links]
+
+        def counter(p: str, name: str, t: int, value: float) -> None:
+            samples.append((p, name, t, value))
+
         nbytes, busy = [0, 0], [0, 0]
         for kind, t, end, a, b in log:
             if kind == jit.T_DEPTH:
@@ -368,29 +369,15 @@ class BurstRun:
                 link = links[a]
                 nbytes[a] += n
                 busy[a] += end - t
-                if not link.traced:
-                    continue
-                name, args = cross if a == 0 else (
-                    port, {"master": master, "addr": src if write else dst})
-                intervals.append((link.owner, link.lane, name, link.cat, t, end, args, n))
-                was = zero_at[a]
-                if was is not None and t > was:
-                    samples.append((link.counter_path, "bandwidth", was, 0.0))
-                    rate[a] = 0.0
-                r = n / link.clock.cycles(end - t)
-                if r != rate[a]:  # back-to-back bookings at one rate need no new sample
-                    samples.append((link.counter_path, "bandwidth", t, r))
-                    rate[a] = r
-                zero_at[a] = end
+                if link.traced:
+                    name, args = cross if a == 0 else (
+                        port, {"master": master, "addr": src if write else dst})
+                    intervals.append((link.owner, link.lane, name, link.cat, t, end, args, n))
+                    bandwidth_samples(link, t, end, n, counter)
             else:  # the link is left with nothing on it
-                was = zero_at[a]
-                if was is not None:
-                    samples.append((links[a].counter_path, "bandwidth", was, 0.0))
-                    zero_at[a] = None
-                    rate[a] = 0.0
+                bandwidth_idle(links[a], counter)
         tracer.add(intervals, samples)
         for k, link in enumerate(links):
-            link.zero_at, link.rate = zero_at[k], rate[k]
             link.bytes += nbytes[k]
             link.busy_ps += busy[k]
             if link.account is not None:
@@ -405,11 +392,6 @@ class BurstRun:
         if (k == 1) == self.write:
             return s._read
         return s._written
-
-
-def _writes(job: Any) -> bool:
-    """Does ``job`` copy from an SRAM into the DRAM (else from the DRAM into an SRAM)?"""
-    return getattr(job.dst.target, "_burst_run", False) is None
 
 
 def _fork(engine: FastDramEngine) -> FastDramEngine:

@@ -1,23 +1,28 @@
 """The replay loop of :class:`desim.hw.burst_run.BurstRun`, compiled by numba.
 
-A run replays one DMA channel's DRAM-to-SRAM bursts step by step, in the order the kernel
-would take the steps' events (time, then the order they were scheduled in): the DRAM's
-completion timer, an access done, a transfer's end on the crossing link or the SRAM port,
-an arrival after a link's latency. The DRAM is the compiled engine itself
-(:func:`desim.hw.dram.jit.offer`, :func:`~desim.hw.dram.jit.complete`), called as the
-DRAM component calls it.
+A run replays one DMA channel's bursts between the DRAM and an SRAM step by step, in the
+order the kernel would take the steps' events (time, then the order they were scheduled
+in): the DRAM's completion timer, an access done, a transfer's end on the crossing link
+or the SRAM port, an arrival after a link's latency. The DRAM is the compiled engine
+itself (:func:`desim.hw.dram.jit.offer`, :func:`~desim.hw.dram.jit.complete`), called as
+the DRAM component calls it, and by :func:`replay` alone (each function that calls it is
+compiled with the engine's code).
 
 Arrays (int64):
 
     B    per burst: first transaction's offset, transactions, bytes, ps on the crossing
          link, ps on the port; rows 0..W-1 are the bursts the W slots hold at the start
-    K    constants: slots W, bursts, transaction bytes, the two links' latencies, the DRAM
-         clock (frequency, 1e12 // f, 1e12 % f), whether the component's timer was set
+    K    constants: slots W, bursts, transaction bytes, direction (1: into the DRAM), the
+         two links' latencies, the DRAM clock (frequency, 1e12 // f, 1e12 % f), whether
+         the component's timer was set, whether the run is traced
     V    the run's scalars (V_* below)
-    H    pending steps, a binary heap of (ps, order, kind, a, b)
-    SL   per slot: burst held, phase, DRAM stream id
+    H    pending steps, a binary heap of (ps, order, kind, a, b); its last row is scratch
+    SL   per slot: burst held, phase, DRAM stream id, when its DRAM access was offered
     F    per link, the slots whose transfers wait there, in order (a ring of W)
-    IDLE slots left without a burst; WR bytes of each port write, in order
+    IDLE slots left without a burst; WR bytes of each port access, in order
+    TL   the trace log (T_* below), traced runs only
+    C*   the state at the last moment to hand back at found so far (V, H, SL, F and the
+         engine's two arrays)
 
 :func:`replay` advances them in place; it returns to Python when the DRAM engine needs
 it (room, folding, a stream the compiled offer cannot add), with the call to finish in
@@ -34,8 +39,8 @@ from desim.hw.dram import jit as dram
 # -- V: the run's scalars --------------------------------------------------------------------
 (V_NOW, V_SEQ, V_GEN, V_DUE, V_ACTIVE, V_SINCE, V_DRAM_BUSY, V_FREE0, V_FREE1, V_NB0, V_NB1,
  V_BUSY0, V_BUSY1, V_NEXT, V_LEFT, V_MOVED, V_ACCESSES, V_TXNS, V_CROSSED, V_CBYTES, V_NWR,
- V_HEAP, V_SID, V_SWAPPED, V_HEAD0, V_HEAD1, V_LEN0, V_LEN1, V_END0, V_END1, V_NIDLE, V_PY,
- V_CODE, V_ARG, V_SLOT, V_TIMER0_FIRED, V_NTL, V_FULL, NV) = range(39)
+ V_HEAP, V_SID, V_HEAD0, V_HEAD1, V_LEN0, V_LEN1, V_NIDLE, V_PY, V_CODE, V_ARG, V_SLOT,
+ V_TIMER0_FIRED, V_NTL, V_FULL, NV) = range(36)
 # -- K: constants ----------------------------------------------------------------------------
 K_W, K_NB, K_TXN, K_WRITE, K_LAT0, K_LAT1, K_F, K_QA, K_QB, K_TIMER0, K_TRACE, NK = range(12)
 # -- B: per burst ----------------------------------------------------------------------------
@@ -186,7 +191,6 @@ def _book(K, B, V, H, TL, k, j, item, now):  # type: ignore[no-untyped-def]
     d = B[item, B_D0 + k]
     end = start + d
     V[V_FREE0 + k] = end
-    V[V_END0 + k] = end
     V[V_NB0 + k] += B[item, B_BYTES]
     V[V_BUSY0 + k] += d
     _log(K, V, TL, T_BOOK, start, end, k, item)
@@ -336,7 +340,6 @@ def replay(S, A, R, out, K, B, V, H, SL, F, IDLE, WR, TL, limit,  # type: ignore
             if a != V[V_GEN]:
                 continue  # a plan made since moved it
             S, A = A, S  # commit the look ahead the plan ran
-            V[V_SWAPPED] ^= 1
             if A.shape[0] != S.shape[0]:  # the look ahead grew the state: a new scratch
                 A = S.copy()
             n, code = dram.complete(S, A, R, V[V_DUE], out)

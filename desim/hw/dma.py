@@ -321,9 +321,9 @@ class _Channel:
         self.write: Request | None = None
         self.cross: Callable[[int], simpy.Event | None] = _no_cross
         self.slots: list[_Slot] = []
-        #: the job copies between the DRAM and an SRAM: its bursts may run compiled
-        #: (:mod:`desim.hw.burst_run`)
-        self.runs = False
+        #: the end of the job that is a DRAM controller ("src" or "dst") when the other is
+        #: a memory with a port: its bursts may run compiled (:mod:`desim.hw.burst_run`)
+        self.runs: str | None = None
 
 
 @dataclass(frozen=True)
@@ -470,7 +470,7 @@ class Dma(Component):
                 ch.read = getattr(job.src.target, "request", None)
                 ch.write = getattr(job.dst.target, "request", None)
                 ch.cross = self.ic.sender(job.src.node, job.dst.node, ch.master, job.name)
-                ch.runs = _RUNS and _runs(job)
+                ch.runs = _dram_side(job) if _RUNS else None
                 ch.finished = finished = env.event()
                 for _ in range(min(job.bursts, len(ch.idle))):
                     ch.idle.popleft().succeed()
@@ -562,7 +562,7 @@ class _Slot:
         self.dma, self.ch = dma, ch
         self.job: _Job | None = None
         self.burst: tuple[int, int, int] = (0, 0, 0)
-        #: the read of the source this slot waits on (None: it waits on nothing there)
+        #: the DRAM access this slot waits on, in a job whose bursts may run compiled
         self.access: simpy.Event | None = None
 
     def take(self, _: Any = None) -> None:
@@ -576,9 +576,9 @@ class _Slot:
             ev.callbacks.append(self.take)
             return
         self.job, self.burst = job, item
-        self.access = _step(ch.read, job.src.target, item[0], item[2], False, ch.master,
-                            self._read)
-        if ch.runs and self.access is not None:
+        done = _step(ch.read, job.src.target, item[0], item[2], False, ch.master, self._read)
+        if ch.runs == "src" and done is not None:
+            self.access = done
             self._run()
 
     def _run(self) -> None:
@@ -602,9 +602,10 @@ class _Slot:
 
     def _crossed(self, _: Any = None) -> None:
         ch, (_, addr, n) = self.ch, self.burst
-        self.access = _step(ch.write, self.job.dst.target,  # type: ignore[union-attr]
-                            addr, n, True, ch.master, self._written)
-        if ch.runs and self.access is not None:
+        done = _step(ch.write, self.job.dst.target,  # type: ignore[union-attr]
+                     addr, n, True, ch.master, self._written)
+        if ch.runs == "dst" and done is not None:
+            self.access = done
             self._run()
 
     def _written(self, _: Any = None) -> None:
@@ -616,12 +617,15 @@ class _Slot:
         self.take()
 
 
-def _runs(job: _Job) -> bool:
-    """Does ``job`` copy between a DRAM controller and a memory with a port of its own
-    (the copies a burst run replays)?"""
+def _dram_side(job: _Job) -> str | None:
+    """The end of ``job`` ("src" or "dst") that is a DRAM controller when the other is a
+    memory with a port of its own (the copies a burst run replays), else None."""
     src, dst = job.src.target, job.dst.target
-    return ((getattr(src, "_burst_run", False) is None and hasattr(dst, "port"))
-            or (getattr(dst, "_burst_run", False) is None and hasattr(src, "port")))
+    if getattr(src, "_burst_run", False) is None and hasattr(dst, "port"):
+        return "src"
+    if getattr(dst, "_burst_run", False) is None and hasattr(src, "port"):
+        return "dst"
+    return None
 
 
 #: a memory's request(addr, bytes, write, master): its completion event (None: done)

@@ -607,8 +607,8 @@ def _commit(xf: _Transfer, tracer: Any) -> None:
     for link in xf.route.links:
         full = link.dur(c)
         tail = link.dur(last)
-        book_account(link, xf.name, xf.args, start, start + (chunks - 1) * per_chunk + tail, n,
-                 (chunks - 1) * full + tail, tracer)
+        book_account(link, xf.name, xf.args, start, start + (chunks - 1) * per_chunk + tail,
+                     n, (chunks - 1) * full + tail, tracer)
 
 
 def book_account(link: Link, name: str, args: dict[str, Any] | None, start: int, end: int,
@@ -621,15 +621,34 @@ def book_account(link: Link, name: str, args: dict[str, Any] | None, start: int,
         link.account.busy_ps += busy
     if tracer is not None and link.traced:
         tracer.moved(link.owner, link.lane, name, link.cat, start, end, args, n)
-        zero_at = link.zero_at
-        if zero_at is not None and start > zero_at:
-            tracer.counter(link.counter_path, "bandwidth", zero_at, 0.0)
-            link.rate = 0.0
-        rate = n / link.clock.cycles(end - start)
-        if rate != link.rate:  # back-to-back chunks at one rate need no new sample
-            tracer.counter(link.counter_path, "bandwidth", start, rate)
-            link.rate = rate
-        link.zero_at = end
+        bandwidth_samples(link, start, end, n, tracer.counter)
+
+
+Counter = Callable[[str, str, int, float], None]
+
+
+def bandwidth_samples(link: Link, start: int, end: int, n: int, counter: Counter) -> None:
+    """The bandwidth samples of a booking of ``n`` bytes on ``link`` over ``[start, end)``,
+    passed to ``counter(path, name, t, value)``: a zero where the link was idle since its
+    last booking, and the booking's rate where it differs from the last one."""
+    zero_at = link.zero_at
+    if zero_at is not None and start > zero_at:
+        counter(link.counter_path, "bandwidth", zero_at, 0.0)
+        link.rate = 0.0
+    rate = n / link.clock.cycles(end - start)
+    if rate != link.rate:  # back-to-back chunks at one rate need no new sample
+        counter(link.counter_path, "bandwidth", start, rate)
+        link.rate = rate
+    link.zero_at = end
+
+
+def bandwidth_idle(link: Link, counter: Counter) -> None:
+    """``link`` carries nothing any more: its bandwidth falls to zero where its last
+    booking ended (nothing when it has no booking since the last fall)."""
+    if link.zero_at is not None:
+        counter(link.counter_path, "bandwidth", link.zero_at, 0.0)
+        link.zero_at = None
+        link.rate = 0.0
 
 
 class _Shared:
@@ -807,10 +826,8 @@ def _leave(xf: _Transfer, tracer: Any) -> None:
         active.remove(xf)
         if link.bulk is xf:
             link.bulk = None
-        if not active and tracer is not None and link.zero_at is not None:
-            tracer.counter(link.counter_path, "bandwidth", link.zero_at, 0.0)
-            link.zero_at = None
-            link.rate = 0.0
+        if not active and tracer is not None:
+            bandwidth_idle(link, tracer.counter)
     for link in links:
         masters: list[Any] = []
         for other in link.active:
