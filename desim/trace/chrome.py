@@ -157,27 +157,6 @@ def _rows(rec: Recorder) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
             out = strs[text] = enc(text)
         return out
 
-    keyed: dict[tuple[str, ...], str] = {}  # '{"key":%s,...}' templates by the keys
-
-    def obj(args: dict[str, Any]) -> str:
-        """``enc(args)`` for the usual flat args of strings and integers, from a template
-        of its keys and cached strings; anything else through the encoder."""
-        keys = tuple(args)
-        tmpl = keyed.get(keys)
-        if tmpl is None:
-            tmpl = keyed[keys] = "{" + ",".join(q(k).replace("%", "%%") + ":%s"
-                                                for k in keys) + "}"
-        vals = []
-        for v in args.values():
-            kind = type(v)
-            if kind is str:
-                vals.append(q(v))
-            elif kind is int:
-                vals.append(int.__repr__(v))
-            else:
-                return enc(args)
-        return tmpl % tuple(vals)
-
     # slices: heads by track and name, arguments pieced (a transfer's shared once)
     raw = rec.raw_intervals()
     n_iv = len(raw)
@@ -213,7 +192,7 @@ def _rows(rec: Recorder) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
             else:
                 kinds.append(cj.ARGS if args else cj.NO_ARGS)
                 nbytes.append(0)
-        full = _objs(dicts, obj, q)
+        full = _objs(dicts, enc, q)
         first = len(pieces)  # args object i: piece first + i; its head (moved): + len
         pieces += full
         pieces += [text[:-1] + "," for text in full]
@@ -294,10 +273,11 @@ def _rows(rec: Recorder) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
     return [enc(m) for m in meta], pieces, R, order
 
 
-def _objs(dicts: list[dict[str, Any]], obj: Callable[[dict[str, Any]], str],
+def _objs(dicts: list[dict[str, Any]], enc: Callable[[Any], str],
           q: Callable[[str], str]) -> list[str]:
-    """The JSON texts of ``dicts``: those of one set of keys a column of values at a time
-    (strings or integers, formatted once per distinct string), the rest through ``obj``."""
+    """The JSON texts of ``dicts`` (``enc`` of each): those of one set of keys a column of
+    values at a time where a column is all strings or all integers (a template of the
+    keys, each distinct string encoded once by ``q``), the others through ``enc``."""
     out: list[str] = [""] * len(dicts)
     groups: dict[tuple[str, ...], list[int]] = {}
     for i, d in enumerate(dicts):
@@ -316,7 +296,7 @@ def _objs(dicts: list[dict[str, Any]], obj: Callable[[dict[str, Any]], str],
                 break
         if cols is None:
             for i in idx:
-                out[i] = obj(dicts[i])
+                out[i] = enc(dicts[i])
             continue
         tmpl = "{" + ",".join(q(k).replace("%", "%%") + ":%s" for k in keys) + "}"
         for i, text in zip(idx, map(tmpl.__mod__, zip(*cols, strict=True)), strict=True):
