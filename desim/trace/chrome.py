@@ -14,6 +14,7 @@ import json
 import math
 import os
 from collections.abc import Callable
+from itertools import repeat, zip_longest
 from pathlib import Path
 from typing import Any
 
@@ -162,42 +163,30 @@ def _rows(rec: Recorder) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
     n_iv = len(raw)
     R_iv = np.zeros((n_iv, cj.NR), np.int64)
     if n_iv:
-        paths, lanes, names, cats, starts, ends, argss = zip(*[t[:7] for t in raw], strict=True)
-        heads: dict[tuple[str, str, str, str], int] = {}
+        # columns; the eighth, a moved record's bytes (0 for the others)
+        cols = list(zip_longest(*raw, fillvalue=0))
+        paths, lanes, names, cats, starts, ends, argss = cols[:7]
+        nbytes = cols[7] if len(cols) > 7 else 0
+        tracks = list(zip(paths, lanes, names, cats, strict=True))
+        heads = {key: i for i, key in enumerate(dict.fromkeys(tracks))}
         head0: list[int] = []
         head1: list[int] = []
-        for path, lane, name, cat in set(zip(paths, lanes, names, cats, strict=True)):
+        for path, lane, name, cat in heads:
             pid, tid = ids[(path, lane)]
-            heads[(path, lane, name, cat)] = len(head0)
             head0.append(piece(f'{{"ph":"X","name":{q(name)},"cat":{q(cat)},"ts":'))
             head1.append(piece(f',"pid":{pid},"tid":{tid}'))
-        h = np.fromiter(map(heads.__getitem__,
-                            zip(paths, lanes, names, cats, strict=True)), np.int64,
-                        n_iv)
-        kinds, which, nbytes = [], [], []
-        dicts: list[dict[str, Any]] = []  # each args object once, first seen first
-        seen: dict[int, int] = {}
-        for t in raw:
-            args = t[6]
-            i = -1
-            if args:
-                i = seen.get(id(args), -1)
-                if i < 0:
-                    i = seen[id(args)] = len(dicts)
-                    dicts.append(args)
-            which.append(i)
-            if len(t) == 8:
-                kinds.append(cj.MOVED)
-                nbytes.append(t[7])
-            else:
-                kinds.append(cj.ARGS if args else cj.NO_ARGS)
-                nbytes.append(0)
+        h = np.fromiter(map(heads.__getitem__, tracks), np.int64, n_iv)
+        # each args object once, first seen first (a transfer's records share one)
+        dicts: list[dict[str, Any]] = [a for a in dict(zip(map(id, argss), argss,
+                                                            strict=True)).values() if a]
+        seen = {id(a): i for i, a in enumerate(dicts)}
+        w = np.fromiter(map(seen.get, map(id, argss), repeat(-1)), np.int64, n_iv)
+        moved = np.fromiter(map(len, raw), np.int64, n_iv) == 8
+        k = np.where(moved, cj.MOVED, np.where(w < 0, cj.NO_ARGS, cj.ARGS))
         full = _objs(dicts, enc, q)
         first = len(pieces)  # args object i: piece first + i; its head (moved): + len
         pieces += full
         pieces += [text[:-1] + "," for text in full]
-        w = np.asarray(which, np.int64)
-        k = np.asarray(kinds, np.int64)
         apieces = np.where(w < 0, cj.BRACE, first + w + np.where(k == cj.MOVED, len(full), 0))
         start = np.asarray(starts, np.int64)
         R_iv[:, cj.R_KIND] = cj.SLICE
@@ -205,7 +194,7 @@ def _rows(rec: Recorder) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
         R_iv[:, cj.R_TS] = _times(start, piece)
         R_iv[:, cj.R_DUR] = _times(np.asarray(ends, np.int64) - start, piece)
         R_iv[:, cj.R_TAIL] = np.asarray(head1, np.int64)[h]
-        R_iv[:, cj.R_ARGS] = kinds
+        R_iv[:, cj.R_ARGS] = k
         R_iv[:, cj.R_APIECE] = apieces
         R_iv[:, cj.R_BYTES] = nbytes
         iv_keys = start * 4 + 1
@@ -236,18 +225,18 @@ def _rows(rec: Recorder) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
     R_c = np.zeros((n_c, cj.NR), np.int64)
     if n_c:
         cpaths, cnames, cts, cvals = zip(*samples, strict=True)
-        series: dict[tuple[str, str], int] = {}
+        named = list(zip(cpaths, cnames, strict=True))
+        series = {key: i for i, key in enumerate(dict.fromkeys(named))}
         chead0: list[int] = []
         chead1: list[int] = []
-        for path, cname in set(zip(cpaths, cnames, strict=True)):
+        for path, cname in series:
             short, pid = _counter_name(path, cname, pids)
-            series[(path, cname)] = len(chead0)
             chead0.append(piece(f'{{"ph":"C","name":{q(short)},"ts":'))
             chead1.append(piece(f',"pid":{pid},"tid":0,"args":{{"value":'))
-        c = np.fromiter(map(series.__getitem__, zip(cpaths, cnames, strict=True)), np.int64, n_c)
+        c = np.fromiter(map(series.__getitem__, named), np.int64, n_c)
         vkeys = list(zip(map(type, cvals), cvals, strict=True))
         texts: dict[tuple[type, Any], int] = {}
-        for kind, value in set(vkeys):
+        for kind, value in dict.fromkeys(vkeys):
             texts[(kind, value)] = piece(
                 fl(value) if kind is float and math.isfinite(value)
                 else int.__repr__(value) if kind is int else enc(value))
