@@ -4,10 +4,10 @@ The revision's source is exported (``git archive``) into a temporary folder. Eac
 runs in a process of its own (the earlier one with that folder first on its path),
 interleaved ``--repeat`` times so that a slow spell of the machine hits both sides; a
 process runs the network once to warm up (numba compiles, caches fill) and times the
-next run (CPU seconds). Printed: each side's best, the ratio, the events, and whether
+next run (CPU seconds; with ``--trace``, traced and its trace file written). Printed: each side's best, the ratio, the events, and whether
 both simulated the same end and layer ends (speed work must not move timing).
 
-    python benchmarks/speedup_bench.py --against 4b2085a [--repeat 2]
+    python benchmarks/speedup_bench.py --against 4b2085a [--repeat 2] [--trace]
         [--platform pulp_cluster --platform imc_cluster] [--workload mobilenetv2]
 """
 
@@ -26,15 +26,24 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
-#: what each measuring process runs: warm up, then one timed run
+#: what each measuring process runs: warm up, then one timed run (traced: with its trace
+#: file written)
 _MEASURE = """
-import json, sys, time
+import json, sys, tempfile, time
 import desim
 from desim.driver import simulate
-platform, workload = sys.argv[1], sys.argv[2]
-simulate(platform, workload)
+platform, workload, traced = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+out = tempfile.mkdtemp()
+
+def once():
+    res = simulate(platform, workload, trace=traced)
+    if traced:
+        res.write(out, timeline=False)
+    return res.summary
+
+once()
 t0 = time.process_time()
-summary = simulate(platform, workload).summary
+summary = once()
 cpu = time.process_time() - t0
 print(json.dumps({"cpu": cpu, "events": summary["sim"]["events"],
                   "end_ps": summary["total_ps"],
@@ -57,9 +66,9 @@ def export(rev: str, into: Path) -> Path:
     return tree
 
 
-def measure(tree: Path, platform: str, workload: str) -> dict[str, Any]:
+def measure(tree: Path, platform: str, workload: str, traced: bool) -> dict[str, Any]:
     """One measuring process with ``tree``'s desim first on its path."""
-    got = subprocess.run([sys.executable, "-c", _MEASURE, platform, workload],
+    got = subprocess.run([sys.executable, "-c", _MEASURE, platform, workload, str(int(traced))],
                          capture_output=True, text=True, cwd=tree,
                          env={**os.environ, "PYTHONPATH": str(tree)})
     if got.returncode:
@@ -80,19 +89,22 @@ def main() -> None:
     ap.add_argument("--platform", action="append",
                     help="platform to run (repeatable; default pulp_cluster, imc_cluster)")
     ap.add_argument("--workload", default="mobilenetv2")
+    ap.add_argument("--trace", action="store_true",
+                    help="time traced runs, their trace file written")
     args = ap.parse_args()
     platforms = args.platform or ["pulp_cluster", "imc_cluster"]
     with tempfile.TemporaryDirectory() as tmp:
         old = export(args.against, Path(tmp))
-        print(f"{args.workload} (CPU s of the second run in a process, best of "
+        what = "traced, trace file written" if args.trace else "untraced"
+        print(f"{args.workload}, {what} (CPU s of the second run in a process, best of "
               f"{args.repeat}): {args.against} against the working tree")
         print(f"{'platform':16} {args.against[:12]:>12} {'now':>8} {'faster':>8}"
               f" {'events then':>12} {'events now':>11}  timing")
         for platform in platforms:
             then, now = [], []
             for _ in range(args.repeat):
-                then.append(measure(old, platform, args.workload))
-                now.append(measure(ROOT, platform, args.workload))
+                then.append(measure(old, platform, args.workload, args.trace))
+                now.append(measure(ROOT, platform, args.workload, args.trace))
             a = min(then, key=lambda r: r["cpu"])
             b = min(now, key=lambda r: r["cpu"])
             same = (a["end_ps"] == b["end_ps"] and a["layers"] == b["layers"])
