@@ -4,8 +4,9 @@ The revision's source is exported (``git archive``) into a temporary folder. Eac
 runs in a process of its own (the earlier one with that folder first on its path),
 interleaved ``--repeat`` times so that a slow spell of the machine hits both sides; a
 process runs the network once to warm up (numba compiles, caches fill) and times the
-next run (CPU seconds; with ``--trace``, traced and its trace file written). Printed: each side's best, the ratio, the events, and whether
-both simulated the same end and layer ends (speed work must not move timing).
+next run (CPU seconds; with ``--trace``, traced and its trace file written). Printed:
+each side's best, the ratio, the events, and whether both simulated the same end and
+layer ends (speed work must not move timing).
 
     python benchmarks/speedup_bench.py --against 4b2085a [--repeat 2] [--trace]
         [--platform pulp_cluster --platform imc_cluster] [--workload mobilenetv2]

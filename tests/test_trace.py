@@ -56,10 +56,10 @@ def test_written_file_is_byte_identical_across_writes(rec, tmp_path):
 def test_written_file_is_the_event_list_encoded(tmp_path):
     """The writer encodes record by record what to_events lists: the file is exactly
     json.dumps of that document, for slices with and without args, transfer bookings
-    (args shared, bytes added), arguments of one set of keys (strings and integers, or
-    mixed types), counters of ints and floats (-0.0 and infinity too), instants and flows,
-    times below 100 ps (printed in exponent form) and from 1e14 ps, and several records
-    at one time."""
+    (args shared, bytes added; or address and bytes added), arguments of one set of keys
+    (strings and integers, or mixed types), counters of ints and floats (-0.0 and
+    infinity too), instants and flows, times below 100 ps (printed in exponent form) and
+    from 1e14 ps, and several records at one time."""
     r = Recorder(meta={"clock_hz": 1e9, "platform": "x"})
     shared = {"src": "l2", "dst": "l1", "master": "soc.dma.ch0"}
     r.moved("soc.ic", "l2->l1", "in t0", "transfer", 0, 42, shared, 8)
@@ -80,6 +80,10 @@ def test_written_file_is_the_event_list_encoded(tmp_path):
         r.moved("soc.l2", "port", "write", "mem", 100 + i, 200 + i,
                 {"master": "m\u00e9", "addr": 32 * i, "10%": i}, 8)
         r.interval("soc.l2", "port", "x", "mem", 300 + i, 400, {"n": i if i else True})
+    by = {"master": "soc.io_dma.ch0"}  # records at an address, args shared (Recorder.add)
+    r.add([("soc.dram", "bus", "read", "dram", 50, 90, by, 64, 0x8000_0040),
+           ("soc.l2", "port", "write", "mem", 90, 95, by, 64, 0x1C00_0000),
+           ("soc.l2", "port", "write", "mem", 95, 99, None, 32, 8)], [])
     r.interval("soc.cluster", "jobs", "late", "compute", 10**14 + 5, 10**14 + 7, None)
     r.counter("soc.dram", "queue_depth", 5, -0.0)
     r.counter("soc.dram", "queue_depth", 6, float("inf"))
@@ -93,6 +97,11 @@ def test_written_file_is_the_event_list_encoded(tmp_path):
     booked = [iv for iv in r.intervals if iv.path == "soc.ic"]
     assert [iv.args for iv in booked] == [{**shared, "bytes": 8}, {**shared, "bytes": 256}]
     assert shared == {"src": "l2", "dst": "l1", "master": "soc.dma.ch0"}
+    at = [iv.args for iv in r.intervals if iv.start in (50, 90, 95)]
+    assert at == [{"master": "soc.io_dma.ch0", "addr": 0x8000_0040, "bytes": 64},
+                  {"master": "soc.io_dma.ch0", "addr": 0x1C00_0000, "bytes": 64},
+                  {"addr": 8, "bytes": 32}]
+    assert by == {"master": "soc.io_dma.ch0"}
     back = chrome.load(path)
     assert sorted(back.intervals) == sorted(r.intervals)
     assert sorted(back.counters) == sorted(r.counters)

@@ -350,6 +350,7 @@ class BurstRun:
         master, write, path = self.ch.master, self.write, dram.path
         cross = self._label(0, 0, 0)
         port = "read" if write else "write"
+        by = {"master": master}  # the DRAM's and the port's records: plus addr and bytes
         intervals: list[tuple[Any, ...]] = []
         samples: list[tuple[str, str, int, float]] = []
 
@@ -362,17 +363,20 @@ class BurstRun:
                 samples.append((path, "queue_depth", t, end))
             elif kind == jit.T_BUS:
                 src, dst, n = rows[a]
-                intervals.append((path, "bus", op, "dram", t, end, {
-                    "master": master, "addr": dst if write else src, "bytes": n}))
+                intervals.append((path, "bus", op, "dram", t, end, by, n,
+                                  dst if write else src))
             elif kind == jit.T_BOOK:
                 src, dst, n = rows[b]
                 link = links[a]
                 nbytes[a] += n
                 busy[a] += end - t
                 if link.traced:
-                    name, args = cross if a == 0 else (
-                        port, {"master": master, "addr": src if write else dst})
-                    intervals.append((link.owner, link.lane, name, link.cat, t, end, args, n))
+                    if a == 0:
+                        intervals.append((link.owner, link.lane, cross[0], link.cat, t, end,
+                                          cross[1], n))
+                    else:
+                        intervals.append((link.owner, link.lane, port, link.cat, t, end, by,
+                                          n, src if write else dst))
                     bandwidth_samples(link, t, end, n, counter)
             else:  # the link is left with nothing on it
                 bandwidth_idle(links[a], counter)

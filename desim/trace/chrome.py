@@ -163,10 +163,11 @@ def _rows(rec: Recorder) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
     n_iv = len(raw)
     R_iv = np.zeros((n_iv, cj.NR), np.int64)
     if n_iv:
-        # columns; the eighth, a moved record's bytes (0 for the others)
+        # columns; the eighth and ninth, a moved record's bytes and address (0: none)
         cols = list(zip_longest(*raw, fillvalue=0))
         paths, lanes, names, cats, starts, ends, argss = cols[:7]
         nbytes = cols[7] if len(cols) > 7 else 0
+        addrs = cols[8] if len(cols) > 8 else 0
         tracks = list(zip(paths, lanes, names, cats, strict=True))
         heads = {key: i for i, key in enumerate(dict.fromkeys(tracks))}
         head0: list[int] = []
@@ -181,13 +182,14 @@ def _rows(rec: Recorder) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
                                                             strict=True)).values() if a]
         seen = {id(a): i for i, a in enumerate(dicts)}
         w = np.fromiter(map(seen.get, map(id, argss), repeat(-1)), np.int64, n_iv)
-        moved = np.fromiter(map(len, raw), np.int64, n_iv) == 8
-        k = np.where(moved, cj.MOVED, np.where(w < 0, cj.NO_ARGS, cj.ARGS))
+        size = np.fromiter(map(len, raw), np.int64, n_iv)
+        k = np.where(size == 9, cj.MOVED_AT, np.where(
+            size == 8, cj.MOVED, np.where(w < 0, cj.NO_ARGS, cj.ARGS)))
         full = _objs(dicts, enc, q)
         first = len(pieces)  # args object i: piece first + i; its head (moved): + len
         pieces += full
         pieces += [text[:-1] + "," for text in full]
-        apieces = np.where(w < 0, cj.BRACE, first + w + np.where(k == cj.MOVED, len(full), 0))
+        apieces = np.where(w < 0, cj.BRACE, first + w + np.where(k >= cj.MOVED, len(full), 0))
         start = np.asarray(starts, np.int64)
         R_iv[:, cj.R_KIND] = cj.SLICE
         R_iv[:, cj.R_HEAD] = np.asarray(head0, np.int64)[h]
@@ -197,6 +199,7 @@ def _rows(rec: Recorder) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
         R_iv[:, cj.R_ARGS] = k
         R_iv[:, cj.R_APIECE] = apieces
         R_iv[:, cj.R_BYTES] = nbytes
+        R_iv[:, cj.R_ADDR] = addrs
         iv_keys = start * 4 + 1
     else:
         iv_keys = np.zeros(0, np.int64)

@@ -7,7 +7,8 @@ a byte buffer, with the times in microseconds as Python prints them (``12.5``, `
 
 Row fields (``R``): the record's kind, its head piece, start (ps, or -1 - piece of a time
 printed otherwise), duration (the same), tail piece, arguments kind, arguments piece,
-bytes. Kinds: a slice (``X``), a counter sample (``C``), any other event (one piece).
+bytes, address. Kinds: a slice (``X``), a counter sample (``C``), any other event (one
+piece).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-(R_KIND, R_HEAD, R_TS, R_DUR, R_TAIL, R_ARGS, R_APIECE, R_BYTES, NR) = range(9)
+(R_KIND, R_HEAD, R_TS, R_DUR, R_TAIL, R_ARGS, R_APIECE, R_BYTES, R_ADDR, NR) = range(10)
 SLICE, COUNTER, OTHER = range(3)
-#: a slice's arguments: none, a whole object, or an object's head followed by its bytes
-NO_ARGS, ARGS, MOVED = range(3)
+#: a slice's arguments: none, a whole object, an object's head followed by its bytes, or
+#: by its address and bytes
+NO_ARGS, ARGS, MOVED, MOVED_AT = range(4)
 #: the pool's first pieces
-DUR, ARGS_KEY, BYTES_KEY, BRACE = range(4)
-FIRST_PIECES = (',"dur":', ',"args":', '"bytes":', "{")
+DUR, ARGS_KEY, BYTES_KEY, BRACE, ADDR_KEY, NEXT_BYTES = range(6)
+FIRST_PIECES = (',"dur":', ',"args":', '"bytes":', "{", '"addr":', ',"bytes":')
 
 
 @njit(cache=True, boundscheck=False)
@@ -108,7 +110,14 @@ def format_block(P, po, pl, R, order, lo, hi, out):  # type: ignore[no-untyped-d
         if args != NO_ARGS:
             n = _put(out, n, P, po, pl, ARGS_KEY)
             n = _put(out, n, P, po, pl, R[r, R_APIECE])
-            if args == MOVED:
+            if args == MOVED_AT:
+                n = _put(out, n, P, po, pl, ADDR_KEY)
+                n = _int(out, n, R[r, R_ADDR])
+                n = _put(out, n, P, po, pl, NEXT_BYTES)
+                n = _int(out, n, R[r, R_BYTES])
+                out[n] = 125
+                n += 1
+            elif args == MOVED:
                 n = _put(out, n, P, po, pl, BYTES_KEY)
                 n = _int(out, n, R[r, R_BYTES])
                 out[n] = 125

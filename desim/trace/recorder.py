@@ -91,8 +91,9 @@ class Recorder:
 
     def raw_intervals(self) -> list[tuple[Any, ...]]:
         """The intervals as recorded, without naming them: 7-tuples as :class:`Interval`
-        holds them, and 8-tuples of :meth:`moved` (args without ``bytes``, then bytes).
-        For writers that serialise millions of records once."""
+        holds them, 8-tuples of :meth:`moved` (args without ``bytes``, then bytes) and
+        9-tuples of :meth:`add` (args without ``addr`` and ``bytes``, then bytes, then
+        addr). For writers that serialise millions of records once."""
         return [*self._done, *self._raw]
 
     @property
@@ -130,8 +131,10 @@ class Recorder:
     def add(self, intervals: list[tuple[Any, ...]], samples: list[tuple[str, str, int, float]]
             ) -> None:
         """Record many at once: ``intervals`` as :meth:`interval` (7-tuples) or
-        :meth:`moved` (8-tuples) take them, ``samples`` as :meth:`counter` does, each in
-        order (for models that log a stretch of records and hand them over together)."""
+        :meth:`moved` (8-tuples) take them, or 9-tuples, a moved record's bytes followed
+        by its address (its args are ``args`` plus ``addr`` and ``bytes``: one ``args``
+        object serves many records); ``samples`` as :meth:`counter` does; each in order
+        (for models that log a stretch of records and hand them over together)."""
         if self.__dict__.get("interval") == self._drop:  # past the cap: count them only
             self.dropped += len(intervals) + len(samples)
             return
@@ -168,10 +171,14 @@ class Recorder:
 
 
 def _merged(t: tuple[Any, ...]) -> Interval:
-    """The :class:`Interval` of a :meth:`Recorder.moved` record."""
-    path, lane, name, cat, start, end, args, nbytes = t
-    return Interval(path, lane, name, cat, start, end,
-                    {**args, "bytes": nbytes} if args else {"bytes": nbytes})
+    """The :class:`Interval` of a :meth:`Recorder.moved` record (or of a 9-tuple, one
+    with its address)."""
+    path, lane, name, cat, start, end, args, nbytes, *addr = t
+    merged = {**args} if args else {}
+    if addr:
+        merged["addr"] = addr[0]
+    merged["bytes"] = nbytes
+    return Interval(path, lane, name, cat, start, end, merged)
 
 
 def natural_key(text: str) -> tuple[Any, ...]:
