@@ -63,7 +63,10 @@ def export(rev: str, into: Path) -> Path:
                  "(e.g. --against 4b2085a)")
     tree = into / "tree"
     with tarfile.open(fileobj=io.BytesIO(got.stdout)) as tar:
-        tar.extractall(tree, filter="data")
+        if hasattr(tarfile, "data_filter"):  # (Python 3.11.4 on)
+            tar.extractall(tree, filter="data")
+        else:
+            tar.extractall(tree)  # (the archive is of this repository)
     return tree
 
 
