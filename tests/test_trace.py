@@ -161,6 +161,40 @@ def test_vcd_parses_back_with_busy_edges_and_counters(rec, tmp_path):
     assert occ[-1] == (1_000, 4096.0)
 
 
+def test_the_writer_buffer_holds_the_longest_records(tmp_path):
+    """Each record's room in the compiled writer's buffer (``chrome._room``) holds what it
+    writes, for the longest numbers a record can carry: times at both ends of int64 ps,
+    addresses and byte counts of 19 digits (the buffer is written unchecked)."""
+    import numpy as np
+
+    from desim.trace import chrome_jit as cj
+
+    r = Recorder()
+    big, low = 2**63 - 1, -(2**63) + 1
+    by = {"master": "m"}
+    r.add([("soc.dram", "bus", "read", "dram", low, big, by, big, big),
+           ("soc.dram", "bus", "read", "dram", big, big, None, low, low),
+           ("soc.l2", "port", "x", "mem", low, big, by, big)], [])
+    r.interval("soc.l2", "port", "x", "mem", low, big, {"n": big})
+    r.counter("soc.dram", "queue_depth", low, big)
+    _meta, pieces, R, _order = chrome._rows(r)
+    pool = [p.encode() for p in pieces]
+    pl = np.array([len(p) for p in pool], np.int64)
+    po = np.concatenate(([0], np.cumsum(pl)[:-1])).astype(np.int64)
+    P = np.frombuffer(b"".join(pool), np.uint8)
+    room = chrome._room(pl, R)
+    for i in range(len(R)):
+        out = np.zeros(4096, np.uint8)
+        n = cj.format_block(P, po, pl, R, np.array([i], np.int64), 0, 1, out)
+        assert n <= room[i], (i, bytes(out[:n]))
+    r = Recorder()  # and they are written as the event list (times it can sort)
+    r.add([("soc.dram", "bus", "read", "dram", -10**18, 10**18, by, big, big),
+           ("soc.dram", "bus", "read", "dram", 10**18, 10**18, None, low, low)], [])
+    path = chrome.write(r, tmp_path / "t.json")
+    assert json.loads(path.read_text())["traceEvents"] == json.loads(json.dumps(
+        chrome.to_events(r)))
+
+
 def test_records_added_together_keep_their_order_and_the_cap():
     """``Recorder.add`` appends intervals and samples as the one-by-one calls would, and
     once the cap has stopped recording it only counts them."""

@@ -357,8 +357,7 @@ def _write_doc(fh: Any, meta: list[str], pieces: list[str], R: np.ndarray,
     po = np.zeros(len(pool), np.int64)
     np.cumsum(pl[:-1], out=po[1:])
     P = np.frombuffer(b"".join(pool), np.uint8)
-    # each record's most bytes: its pieces, three numbers and the marks between them
-    most = pl[R[:, cj.R_HEAD]] + pl[R[:, cj.R_TAIL]] + pl[R[:, cj.R_APIECE]] + 90
+    most = _room(pl, R)
     out = np.empty(0, np.uint8)  # one buffer for every block (fresh pages cost time)
     for lo in range(0, len(order), _BLOCK):
         hi = min(lo + _BLOCK, len(order))
@@ -368,6 +367,21 @@ def _write_doc(fh: Any, meta: list[str], pieces: list[str], R: np.ndarray,
         n = cj.format_block(P, po, pl, R, order, lo, hi, out)
         fh.write(out[0 if meta or lo else 1:n].tobytes())
     fh.write(f'],"displayTimeUnit":"ns","otherData":{other}}}'.encode())
+
+
+#: the most bytes a record writes besides its head, tail and arguments pieces: a comma,
+#: two times (at most 21 characters: -9223372036854.775808), ',"dur":', ',"args":',
+#: '"addr":' and an address, ',"bytes":' and a byte count (at most 20 characters each),
+#: and two closing braces
+_MARKS = 1 + 2 * 21 + 7 + 8 + 7 + 20 + 9 + 20 + 2
+
+
+def _room(pl: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """The most bytes :func:`~desim.trace.chrome_jit.format_block` writes for each row of
+    ``R`` (``pl``: the pieces' lengths): its output buffer is sized by them."""
+    from desim.trace import chrome_jit as cj
+
+    return pl[R[:, cj.R_HEAD]] + pl[R[:, cj.R_TAIL]] + pl[R[:, cj.R_APIECE]] + _MARKS
 
 
 def load(path: str | os.PathLike[str]) -> Recorder:
