@@ -618,12 +618,13 @@ class _Slot:
 
 
 def _dram_side(job: _Job) -> str | None:
-    """The end of ``job`` ("src" or "dst") that is a DRAM controller when the other is a
-    memory with a port of its own (the copies a burst run replays), else None."""
+    """The end of ``job`` ("src" or "dst") that is a DRAM controller (it makes the access
+    events of a run's bursts, ``access_event``) when the other is a memory with a port of
+    its own: the copies a burst run replays. None otherwise."""
     src, dst = job.src.target, job.dst.target
-    if getattr(src, "_burst_run", False) is None and hasattr(dst, "port"):
+    if callable(getattr(src, "access_event", None)) and hasattr(dst, "port"):
         return "src"
-    if getattr(dst, "_burst_run", False) is None and hasattr(src, "port"):
+    if callable(getattr(dst, "access_event", None)) and hasattr(src, "port"):
         return "dst"
     return None
 
